@@ -1,0 +1,280 @@
+//! What a connection reports: messages, control frames, backpressure, and the one final event.
+
+use alloc::string::String;
+use core::fmt;
+use core::ops::Deref;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::ProtocolError;
+use crate::frame::CloseCode;
+
+/// Bytes that are valid UTF-8, shared without copying.
+///
+/// A text message received in one frame is a slice of the receive buffer: no copy. The bytes were
+/// validated when they arrived; [`as_str`](Self::as_str) checks again with a SIMD validator (many
+/// GB/s) because this crate contains no `unsafe` code.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// Wraps `bytes` if they are valid UTF-8.
+    pub fn try_from_bytes(bytes: Bytes) -> Result<Self, Bytes> {
+        if simdutf8::basic::from_utf8(&bytes).is_ok() { Ok(Utf8Bytes(bytes)) } else { Err(bytes) }
+    }
+
+    /// A static string, without copying.
+    pub const fn from_static(s: &'static str) -> Self {
+        Utf8Bytes(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Invariant: only constructed from valid UTF-8, so this cannot fail.
+        simdutf8::basic::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The underlying bytes.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The underlying bytes, by value.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No bytes at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Wraps bytes the caller has already validated.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert!(core::str::from_utf8(&bytes).is_ok());
+        Utf8Bytes(bytes)
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(s: String) -> Self {
+        Utf8Bytes(Bytes::from(s))
+    }
+}
+
+impl From<&str> for Utf8Bytes {
+    fn from(s: &str) -> Self {
+        Utf8Bytes(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl From<&'static str> for Message {
+    fn from(s: &'static str) -> Self {
+        Message::Text(Utf8Bytes::from_static(s))
+    }
+}
+
+impl PartialEq<str> for Utf8Bytes {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Utf8Bytes {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Text or binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text (opcode 1).
+    Text,
+    /// Arbitrary bytes (opcode 2).
+    Binary,
+}
+
+/// A complete data message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message, validated as UTF-8.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// Text or binary.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Text(_) => MessageKind::Text,
+            Message::Binary(_) => MessageKind::Binary,
+        }
+    }
+
+    /// The payload bytes.
+    pub fn payload(&self) -> &Bytes {
+        match self {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) => b,
+        }
+    }
+
+    /// Length of the payload in bytes.
+    pub fn len(&self) -> usize {
+        self.payload().len()
+    }
+
+    /// An empty payload.
+    pub fn is_empty(&self) -> bool {
+        self.payload().is_empty()
+    }
+}
+
+/// A piece of a data message, delivered as it arrives in
+/// [`ReceiveMode::Streaming`](super::ReceiveMode::Streaming).
+///
+/// For text, each piece has passed incremental UTF-8 validation, but a piece may end inside a
+/// multi-byte character that the next piece completes; the concatenation of all pieces is valid UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fragment {
+    /// The message's kind, repeated on every piece.
+    pub kind: MessageKind,
+    /// The bytes, unmasked.
+    pub data: Bytes,
+    /// This is the first piece of a message.
+    pub first: bool,
+    /// This is the last piece of a message.
+    pub last: bool,
+}
+
+/// Which endpoint did something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// This endpoint.
+    Local,
+    /// The peer.
+    Remote,
+}
+
+/// Why the connection ended: exactly one per connection, in [`Closed::cause`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseCause {
+    /// The close handshake completed.
+    Clean {
+        /// The code in the first Close frame ([`CloseCode::NO_STATUS`] if it had none).
+        code: CloseCode,
+        /// Its reason.
+        reason: String,
+        /// Who sent the first Close frame.
+        initiator: Side,
+    },
+    /// The transport ended (EOF or reset) before the close handshake completed: the peer vanished
+    /// (close code 1006, "abnormal closure").
+    PeerVanished {
+        /// We had already sent our Close frame and were waiting for the answer.
+        during_close: bool,
+    },
+    /// The peer broke the protocol; the connection was failed with a Close frame carrying
+    /// [`ProtocolError::close_code`].
+    ProtocolViolation(ProtocolError),
+    /// The peer stopped answering pings.
+    HeartbeatTimeout {
+        /// Consecutive pings that went unanswered.
+        misses: u32,
+        /// The last round-trip time measured, if any pong ever came back.
+        last_rtt: Option<Duration>,
+    },
+    /// The peer never answered our Close frame within the close timeout.
+    CloseTimeout,
+    /// Queued output could not be written within the drain timeout (the peer stopped reading).
+    DrainTimeout,
+    /// Nothing at all was sent or received for the idle timeout; the connection was closed with
+    /// 1001 (Going Away).
+    IdleTimeout,
+    /// [`Connection::abort`](super::Connection::abort) was called.
+    LocalAbort,
+}
+
+impl CloseCause {
+    /// The close code that best describes the ending, as a browser would report it: the clean
+    /// close's code, the protocol error's code, or 1006 for endings without a Close handshake.
+    pub fn code(&self) -> CloseCode {
+        match self {
+            CloseCause::Clean { code, .. } => *code,
+            CloseCause::ProtocolViolation(e) => e.close_code(),
+            CloseCause::IdleTimeout => CloseCode::GOING_AWAY,
+            _ => CloseCode::ABNORMAL,
+        }
+    }
+}
+
+/// What was still queued for sending when the connection ended: never dropped silently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unsent {
+    /// Bytes of output (frames and payloads) that never reached the transport.
+    pub bytes: u64,
+    /// Data messages (or streamed fragments) of which not every byte was written.
+    pub messages: u64,
+}
+
+/// The final event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// Why the connection ended.
+    pub cause: CloseCause,
+    /// What could not be sent.
+    pub unsent: Unsent,
+}
+
+/// Something the application should know. See [`Connection::poll_event`](super::Connection::poll_event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A complete message ([`ReceiveMode::Whole`](super::ReceiveMode::Whole)).
+    Message(Message),
+    /// A piece of a message ([`ReceiveMode::Streaming`](super::ReceiveMode::Streaming)).
+    Fragment(Fragment),
+    /// The peer pinged; the Pong is already queued.
+    Ping(Bytes),
+    /// A Pong that did not answer a heartbeat ping: the answer to [`Connection::ping`](super::Connection::ping)
+    /// or an unsolicited one.
+    Pong(Bytes),
+    /// The peer sent a Close frame. If it started the close handshake, the reply is already queued.
+    CloseReceived {
+        /// Its code, or [`CloseCode::NO_STATUS`] for an empty Close frame.
+        code: CloseCode,
+        /// Its reason.
+        reason: String,
+    },
+    /// The send queue fell back below the low-water mark after a send was refused for backpressure.
+    Writable,
+    /// The connection is over: close the transport once every byte taken from `poll_transmit` is
+    /// written. Always the last event, exactly once.
+    Closed(Closed),
+}

@@ -1,0 +1,258 @@
+//! Keepalive pings, Pong deadlines that follow the measured round trip, back-off and the verdict
+//! that the peer is dead. Pure arithmetic on [`Instant`]s: no clock is read here.
+
+use core::time::Duration;
+
+use super::config::HeartbeatConfig;
+use crate::Instant;
+
+/// Heartbeat Ping payloads start with this tag, then a big-endian sequence number and send time.
+const TAG: &[u8; 4] = b"swhb";
+/// Length of a heartbeat Ping payload.
+pub(crate) const PING_LEN: usize = 4 + 8 + 8;
+
+/// What the connection must do after a heartbeat deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    Nothing,
+    SendPing([u8; PING_LEN]),
+    Dead { misses: u32, last_rtt: Option<Duration> },
+}
+
+/// An unanswered heartbeat Ping (and its retries).
+#[derive(Clone, Copy, Debug)]
+struct Probe {
+    /// Sequence number of the first Ping of this probe; retries have later ones.
+    first_seq: u64,
+    /// When the latest Ping of this probe was sent.
+    sent_at: Instant,
+    deadline: Instant,
+}
+
+/// Round-trip estimate in the manner of RFC 6298.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RttEstimate {
+    pub(crate) srtt: Option<Duration>,
+    pub(crate) rttvar: Duration,
+    pub(crate) latest: Option<Duration>,
+}
+
+impl RttEstimate {
+    fn sample(&mut self, rtt: Duration) {
+        self.latest = Some(rtt);
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let delta = srtt.abs_diff(rtt);
+                self.rttvar = (self.rttvar * 3 + delta) / 4;
+                self.srtt = Some((srtt * 7 + rtt) / 8);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Heartbeat {
+    cfg: HeartbeatConfig,
+    last_rx: Instant,
+    next_seq: u64,
+    probe: Option<Probe>,
+    misses: u32,
+    pub(crate) rtt: RttEstimate,
+    pub(crate) pings_sent: u64,
+}
+
+impl Heartbeat {
+    pub(crate) fn new(cfg: HeartbeatConfig, now: Instant) -> Self {
+        Heartbeat { cfg, last_rx: now, next_seq: 0, probe: None, misses: 0, rtt: RttEstimate::default(), pings_sent: 0 }
+    }
+
+    /// Bytes arrived: the peer is alive.
+    pub(crate) fn on_receive(&mut self, now: Instant) {
+        self.last_rx = self.last_rx.max(now);
+    }
+
+    /// The Pong deadline for a Ping sent after `misses` consecutive misses: the smoothed estimate
+    /// plus four deviations, doubled per miss, within the configured floor and ceiling.
+    pub(crate) fn pong_timeout(&self, misses: u32) -> Duration {
+        let base = match self.rtt.srtt {
+            Some(srtt) => srtt + self.rtt.rttvar * 4,
+            None => self.cfg.initial_timeout,
+        };
+        let backed_off = base.checked_mul(1u32 << misses.min(16)).unwrap_or(Duration::MAX);
+        backed_off.clamp(self.cfg.min_timeout, self.cfg.max_timeout.max(self.cfg.min_timeout))
+    }
+
+    pub(crate) fn deadline(&self) -> Instant {
+        match self.probe {
+            Some(p) => p.deadline,
+            None => self.last_rx + self.cfg.interval,
+        }
+    }
+
+    pub(crate) fn on_timeout(&mut self, now: Instant) -> Action {
+        if let Some(p) = self.probe {
+            if now < p.deadline {
+                return Action::Nothing;
+            }
+            if self.last_rx > p.sent_at {
+                // Data arrived since the Ping: alive, its Pong may be queued behind a long message.
+                self.probe = None;
+                self.misses = 0;
+            } else {
+                self.misses += 1;
+                if self.misses >= self.cfg.max_misses {
+                    self.probe = None;
+                    return Action::Dead { misses: self.misses, last_rtt: self.rtt.latest };
+                }
+                let payload = self.ping(now);
+                self.probe = Some(Probe {
+                    first_seq: p.first_seq,
+                    sent_at: now,
+                    deadline: now + self.pong_timeout(self.misses),
+                });
+                return Action::SendPing(payload);
+            }
+        }
+        if now >= self.last_rx + self.cfg.interval {
+            let first_seq = self.next_seq;
+            let payload = self.ping(now);
+            self.probe = Some(Probe { first_seq, sent_at: now, deadline: now + self.pong_timeout(0) });
+            return Action::SendPing(payload);
+        }
+        Action::Nothing
+    }
+
+    fn ping(&mut self, now: Instant) -> [u8; PING_LEN] {
+        let mut p = [0u8; PING_LEN];
+        p[..4].copy_from_slice(TAG);
+        p[4..12].copy_from_slice(&self.next_seq.to_be_bytes());
+        p[12..].copy_from_slice(&now.as_nanos().to_be_bytes());
+        self.next_seq += 1;
+        self.pings_sent += 1;
+        p
+    }
+
+    /// A Pong arrived. Returns whether it answered one of our heartbeat Pings (then it is consumed
+    /// here and gives a round-trip sample).
+    pub(crate) fn on_pong(&mut self, now: Instant, payload: &[u8]) -> bool {
+        let Some(rest) = payload.strip_prefix(TAG.as_slice()) else { return false };
+        let (Ok(seq), Ok(sent)) =
+            (<[u8; 8]>::try_from(&rest[..rest.len().min(8)]), <[u8; 8]>::try_from(rest.get(8..).unwrap_or(&[])))
+        else {
+            return false;
+        };
+        let (seq, sent) = (u64::from_be_bytes(seq), Instant::from_nanos(u64::from_be_bytes(sent)));
+        if seq >= self.next_seq || sent > now {
+            return false;
+        }
+        self.rtt.sample(now - sent);
+        if self.probe.is_some_and(|p| seq >= p.first_seq) {
+            self.probe = None;
+            self.misses = 0;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> HeartbeatConfig {
+        HeartbeatConfig {
+            interval: Duration::from_secs(30),
+            initial_timeout: Duration::from_secs(10),
+            min_timeout: Duration::from_secs(3),
+            max_timeout: Duration::from_secs(30),
+            max_misses: 3,
+        }
+    }
+
+    fn ping_at(hb: &mut Heartbeat, t: Instant) -> [u8; PING_LEN] {
+        match hb.on_timeout(t) {
+            Action::SendPing(p) => p,
+            other => panic!("expected a ping at {t:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pings_after_silence_and_measures_rtt() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        assert_eq!(hb.deadline(), Instant::from_secs(30));
+        assert_eq!(hb.on_timeout(Instant::from_secs(29)), Action::Nothing);
+        let p = ping_at(&mut hb, Instant::from_secs(30));
+        assert_eq!(hb.deadline(), Instant::from_secs(40), "initial timeout before any sample");
+        assert!(hb.on_pong(Instant::from_millis(30_200), &p));
+        assert_eq!(hb.rtt.srtt, Some(Duration::from_millis(200)));
+        // 200 ms + 4 * 100 ms = 600 ms, raised to the 3 s floor.
+        assert_eq!(hb.pong_timeout(0), Duration::from_secs(3));
+        assert!(!hb.on_pong(Instant::from_secs(31), b"user pong"));
+    }
+
+    #[test]
+    fn slow_network_raises_the_deadline_within_the_ceiling() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let mut t = Instant::ZERO;
+        for _ in 0..10 {
+            t = hb.deadline();
+            let p = ping_at(&mut hb, t);
+            t += Duration::from_secs(8);
+            assert!(hb.on_pong(t, &p));
+            hb.on_receive(t);
+        }
+        assert!(hb.pong_timeout(0) > Duration::from_secs(8), "deadline follows an 8 s RTT: {:?}", hb.pong_timeout(0));
+        assert!(hb.pong_timeout(5) <= Duration::from_secs(30));
+        let _ = t;
+    }
+
+    #[test]
+    fn misses_back_off_then_declare_death() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        ping_at(&mut hb, Instant::from_secs(30));
+        let d1 = hb.deadline();
+        assert_eq!(d1, Instant::from_secs(40));
+        ping_at(&mut hb, d1);
+        let d2 = hb.deadline();
+        assert_eq!(d2 - d1, Duration::from_secs(20), "doubled");
+        ping_at(&mut hb, d2);
+        let d3 = hb.deadline();
+        assert_eq!(d3 - d2, Duration::from_secs(30), "capped at the ceiling");
+        assert_eq!(hb.on_timeout(d3), Action::Dead { misses: 3, last_rtt: None });
+    }
+
+    #[test]
+    fn data_during_a_probe_proves_life() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        ping_at(&mut hb, Instant::from_secs(30));
+        hb.on_receive(Instant::from_secs(35));
+        assert_eq!(hb.on_timeout(Instant::from_secs(40)), Action::Nothing);
+        assert_eq!(hb.deadline(), Instant::from_secs(65));
+    }
+
+    #[test]
+    fn never_leaves_a_deadline_in_the_past() {
+        let short = HeartbeatConfig { interval: Duration::from_secs(1), ..cfg() };
+        let mut hb = Heartbeat::new(short, Instant::ZERO);
+        ping_at(&mut hb, Instant::from_secs(1));
+        hb.on_receive(Instant::from_millis(1500));
+        let t = Instant::from_secs(11);
+        // The probe expired with data seen; the keepalive interval has passed too: ping again now.
+        assert!(matches!(hb.on_timeout(t), Action::SendPing(_)));
+        assert!(hb.deadline() > t);
+    }
+
+    #[test]
+    fn late_pong_of_an_earlier_retry_counts() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let first = ping_at(&mut hb, Instant::from_secs(30));
+        ping_at(&mut hb, Instant::from_secs(40));
+        hb.on_receive(Instant::from_secs(41));
+        assert!(hb.on_pong(Instant::from_secs(41), &first));
+        assert_eq!(hb.rtt.latest, Some(Duration::from_secs(11)));
+        assert_eq!(hb.deadline(), Instant::from_secs(71), "probe over: back to keepalive");
+    }
+}

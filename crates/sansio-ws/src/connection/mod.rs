@@ -1,0 +1,587 @@
+//! The state machine of an established WebSocket: one [`Connection`] per connection, either role.
+//!
+//! # The run loop
+//!
+//! A [`Connection`] has four kinds of method, as in other Sans-IO engines:
+//! - **inputs** `handle_*`: bytes read ([`handle_input`](Connection::handle_input), or the
+//!   zero-copy [`input_buffer`](Connection::input_buffer) + [`handle_input_buffer`](Connection::handle_input_buffer)),
+//!   end of stream ([`handle_eof`](Connection::handle_eof)), a deadline reached
+//!   ([`handle_timeout`](Connection::handle_timeout));
+//! - **commands** that only queue work: [`send_text`](Connection::send_text),
+//!   [`send_binary`](Connection::send_binary), [`send_fragment`](Connection::send_fragment),
+//!   [`ping`](Connection::ping), [`close`](Connection::close), [`abort`](Connection::abort);
+//! - **outputs** `poll_*`: bytes to write ([`poll_transmit`](Connection::poll_transmit), or the
+//!   vectored [`transmit_chunks`](Connection::transmit_chunks) + [`advance_transmit`](Connection::advance_transmit)),
+//!   events ([`poll_event`](Connection::poll_event)), the next deadline ([`poll_timeout`](Connection::poll_timeout));
+//! - **getters**: [`state`](Connection::state), [`buffered_amount`](Connection::buffered_amount),
+//!   [`stats`](Connection::stats)…
+//!
+//! **The drain contract:** after every input or command, write out what `poll_transmit` gives,
+//! handle every `poll_event`, and re-read `poll_timeout`. `now` is always passed in; the
+//! connection never reads a clock.
+//!
+//! ```
+//! use sansio_ws::connection::{Config, Connection, Event, Message};
+//! use sansio_ws::Instant;
+//!
+//! let mut conn = Connection::server(Config::default());
+//! let now = Instant::from_secs(1);
+//! // A masked client frame: text "Hello" (RFC 6455 §5.7).
+//! conn.handle_input(now, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+//! let mut out = Vec::new();
+//! while let Some(event) = conn.poll_event() {
+//!     if let Event::Message(Message::Text(text)) = event {
+//!         assert_eq!(text, "Hello");
+//!         conn.send_text(text).unwrap(); // echo
+//!     }
+//! }
+//! while conn.poll_transmit(now, &mut out) > 0 {}
+//! assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+//! let next_deadline = conn.poll_timeout(); // the heartbeat's, 30 s of silence from now
+//! assert!(next_deadline > Some(now));
+//! ```
+
+mod config;
+mod event;
+mod heartbeat;
+mod recv;
+mod send;
+mod state;
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+pub use config::{Config, HeartbeatConfig, ReceiveMode};
+pub use event::{CloseCause, Closed, Event, Fragment, Message, MessageKind, Side, Unsent, Utf8Bytes};
+pub use state::State;
+
+use crate::error::{SendError, SendErrorKind, UsageError};
+use crate::frame::{CloseCode, DecodeRules, MAX_CONTROL_PAYLOAD, OpCode, truncate_reason};
+use crate::rand::Randomness;
+use crate::utf8::Utf8Validator;
+use crate::{Instant, Role};
+use heartbeat::Heartbeat;
+use recv::{Incoming, Receiver};
+use send::{Progress, Sender};
+use state::{Input, Phase};
+
+/// Counters and the round-trip estimate of one connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes given to `handle_input*`.
+    pub bytes_received: u64,
+    /// Bytes the transport took from `poll_transmit`/`advance_transmit`.
+    pub bytes_sent: u64,
+    /// Frames received (all opcodes).
+    pub frames_received: u64,
+    /// Frames encoded for sending.
+    pub frames_sent: u64,
+    /// Data messages (or streamed message ends) received.
+    pub messages_received: u64,
+    /// Data messages whose last byte reached the transport.
+    pub messages_sent: u64,
+    /// Heartbeat Pings sent.
+    pub heartbeat_pings: u64,
+    /// Pings received from the peer.
+    pub pings_received: u64,
+    /// Pending Pongs replaced by a newer one (a peer pinging faster than it reads).
+    pub pongs_replaced: u64,
+    /// Input bytes ignored because the connection had stopped reading (closing or closed).
+    pub bytes_ignored: u64,
+    /// Smoothed round-trip time from heartbeat Pongs.
+    pub srtt: Option<Duration>,
+    /// Round-trip variation.
+    pub rttvar: Duration,
+    /// The latest round-trip sample.
+    pub last_rtt: Option<Duration>,
+}
+
+/// An established WebSocket connection, either role. See the [module docs](self) for the run loop.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    recv: Receiver,
+    send: Sender,
+    events: VecDeque<Event>,
+    heartbeat: Option<Heartbeat>,
+    drain_deadline: Option<Instant>,
+    close_deadline: Option<Instant>,
+    last_activity: Instant,
+    /// What closing dropped before the end (reported in the final event).
+    dropped: Unsent,
+    /// The streamed message being sent, if one is open.
+    sending_stream: Option<MessageKind>,
+    send_utf8: Utf8Validator,
+    /// Offset into `recv.buf` reserved by `input_buffer`.
+    input_reserved: Option<usize>,
+    stats: Stats,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("phase", &self.phase)
+            .field("send", &self.send)
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A server-side connection (servers never mask, so no randomness is needed).
+    pub fn server(config: Config) -> Self {
+        Self::new(Role::Server, config, None, Instant::ZERO)
+    }
+
+    /// A client-side connection masking with the operating system's random generator.
+    #[cfg(feature = "std")]
+    pub fn client(config: Config) -> Self {
+        Self::new(Role::Client, config, Some(Box::new(crate::rand::OsRandom::new())), Instant::ZERO)
+    }
+
+    /// A client-side connection masking with `rng` (required without `std`; handy for
+    /// reproducible tests with [`SeededRandom`](crate::rand::SeededRandom)).
+    pub fn client_with_randomness(config: Config, rng: Box<dyn Randomness>) -> Self {
+        Self::new(Role::Client, config, Some(rng), Instant::ZERO)
+    }
+
+    /// Sets the time the connection was established (default: [`Instant::ZERO`]). The heartbeat and
+    /// idle timers count from it. Call before the first input.
+    pub fn set_start(&mut self, now: Instant) {
+        self.last_activity = now;
+        if let Some(cfg) = self.config.heartbeat {
+            self.heartbeat = Some(Heartbeat::new(cfg, now));
+        }
+    }
+
+    fn new(role: Role, config: Config, rng: Option<Box<dyn Randomness>>, now: Instant) -> Self {
+        let rules = DecodeRules { max_frame_size: config.max_frame_size, ..DecodeRules::new(role) };
+        Connection {
+            role,
+            phase: Phase::Open,
+            recv: Receiver::new(rules, config.receive_mode, config.max_message_size),
+            send: Sender::new(role, rng, config.send_frame_size, config.max_pending_pongs, config.low_water_mark),
+            events: VecDeque::new(),
+            heartbeat: config.heartbeat.map(|cfg| Heartbeat::new(cfg, now)),
+            drain_deadline: None,
+            close_deadline: None,
+            last_activity: now,
+            dropped: Unsent::default(),
+            sending_stream: None,
+            send_utf8: Utf8Validator::new(),
+            input_reserved: None,
+            stats: Stats::default(),
+            config,
+        }
+    }
+
+    // ----- inputs -----
+
+    /// Bytes read from the transport. They are copied into the connection's buffer and processed
+    /// at once: events, replies and deadlines are ready when this returns.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        if !self.on_input(now, data.len()) {
+            return;
+        }
+        self.recv.buf.extend_from_slice(data);
+        self.process(now);
+    }
+
+    /// A zeroed region of at least `min` bytes at the end of the receive buffer, to read into
+    /// directly (no copy). Follow with [`handle_input_buffer`](Self::handle_input_buffer).
+    pub fn input_buffer(&mut self, min: usize) -> &mut [u8] {
+        let start = *self.input_reserved.get_or_insert(self.recv.buf.len());
+        self.recv.buf.resize(start + min.max(1), 0);
+        &mut self.recv.buf[start..]
+    }
+
+    /// `n` bytes were read into the region [`input_buffer`](Self::input_buffer) returned.
+    pub fn handle_input_buffer(&mut self, now: Instant, n: usize) {
+        let Some(start) = self.input_reserved.take() else { return };
+        let n = n.min(self.recv.buf.len() - start);
+        self.recv.buf.truncate(start + n);
+        if self.on_input(now, n) {
+            self.process(now);
+        } else {
+            self.recv.buf.truncate(start);
+        }
+    }
+
+    /// Counts input and says whether it is to be processed.
+    fn on_input(&mut self, now: Instant, n: usize) -> bool {
+        if n == 0 {
+            return false;
+        }
+        if !self.phase.reads_frames() {
+            self.stats.bytes_ignored += n as u64;
+            return false;
+        }
+        self.stats.bytes_received += n as u64;
+        self.last_activity = self.last_activity.max(now);
+        if let Some(hb) = self.heartbeat.as_mut() {
+            hb.on_receive(now);
+        }
+        true
+    }
+
+    /// The transport reached end of stream, or failed (reset, broken pipe). The connection ends:
+    /// cleanly if the close handshake was complete, as [`CloseCause::PeerVanished`] otherwise.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.step(now, Input::Eof);
+    }
+
+    /// A deadline from [`poll_timeout`](Self::poll_timeout) has passed. Spurious calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        // Each round either changes the phase or moves every deadline past `now`; a zero timeout
+        // can arm another deadline at `now`, hence the small bound.
+        for _ in 0..4 {
+            let mut fired = false;
+            if self.drain_deadline.is_some_and(|t| t <= now) {
+                self.drain_deadline = None;
+                self.step(now, Input::DrainTimeout);
+                fired = true;
+            }
+            if self.close_deadline.is_some_and(|t| t <= now) {
+                self.close_deadline = None;
+                self.step(now, Input::CloseTimeout);
+                fired = true;
+            }
+            if self.phase.is_open() {
+                if let Some(hb) = self.heartbeat.as_mut().filter(|hb| hb.deadline() <= now) {
+                    fired = true;
+                    match hb.on_timeout(now) {
+                        heartbeat::Action::Nothing => {}
+                        heartbeat::Action::SendPing(payload) => {
+                            self.stats.heartbeat_pings += 1;
+                            self.send.push_ping(Bytes::copy_from_slice(&payload));
+                        }
+                        heartbeat::Action::Dead { misses, last_rtt } => {
+                            self.step(now, Input::HeartbeatDead { misses, last_rtt })
+                        }
+                    }
+                }
+            }
+            if self.phase.is_open() && self.idle_deadline().is_some_and(|t| t <= now) {
+                fired = true;
+                let input =
+                    Input::LocalClose { code: CloseCode::GOING_AWAY, reason: "idle timeout".into(), idle: true };
+                self.step(now, input);
+            }
+            if !fired {
+                break;
+            }
+        }
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        self.config.idle_timeout.map(|d| self.last_activity + d)
+    }
+
+    /// Runs the receive side over the buffered input.
+    fn process(&mut self, now: Instant) {
+        while self.phase.reads_frames() {
+            match self.recv.next() {
+                Ok(None) => break,
+                Ok(Some(incoming)) => self.on_incoming(now, incoming),
+                Err(e) => self.step(now, Input::Violation(e)),
+            }
+        }
+        self.stats.frames_received = self.recv.frames_received;
+        if !self.phase.reads_frames() {
+            self.stats.bytes_ignored += self.recv.buf.len() as u64;
+            self.recv.clear();
+        }
+    }
+
+    fn on_incoming(&mut self, now: Instant, incoming: Incoming) {
+        match incoming {
+            Incoming::Message(m) => {
+                self.stats.messages_received += 1;
+                self.events.push_back(Event::Message(m));
+            }
+            Incoming::Fragment(f) => {
+                if f.last {
+                    self.stats.messages_received += 1;
+                }
+                self.events.push_back(Event::Fragment(f));
+            }
+            Incoming::Ping(payload) => {
+                self.stats.pings_received += 1;
+                if self.phase.is_open() {
+                    self.send.push_pong(payload.clone());
+                    self.stats.pongs_replaced = self.send.pongs_replaced;
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            Incoming::Pong(payload) => {
+                let ours = self.heartbeat.as_mut().is_some_and(|hb| hb.on_pong(now, &payload));
+                if !ours {
+                    self.events.push_back(Event::Pong(payload));
+                }
+            }
+            Incoming::Close { code, reason } => {
+                self.events.push_back(Event::CloseReceived { code, reason: reason.clone() });
+                self.step(now, Input::PeerClose { code, reason });
+            }
+        }
+    }
+
+    /// Feeds the lifecycle and carries out what it says.
+    fn step(&mut self, now: Instant, input: Input) {
+        let fx = self.phase.step(self.role, input);
+        if let Some(order) = fx.queue_close {
+            let dropped = self.send.push_close(order.code, &order.reason, order.urgent);
+            self.dropped.bytes += dropped.bytes;
+            self.dropped.messages += dropped.messages;
+            self.sending_stream = None;
+        }
+        if fx.arm_drain {
+            self.drain_deadline = Some(now + self.config.drain_timeout);
+        }
+        if fx.disarm_drain {
+            self.drain_deadline = None;
+        }
+        if fx.arm_close {
+            self.close_deadline = Some(now + self.config.close_timeout_for(self.role));
+        }
+        if let Some(cause) = fx.finish {
+            let mut unsent = self.send.discard();
+            unsent.bytes += self.dropped.bytes;
+            unsent.messages += self.dropped.messages;
+            self.drain_deadline = None;
+            self.close_deadline = None;
+            self.recv.clear();
+            self.events.push_back(Event::Closed(Closed { cause, unsent }));
+        }
+    }
+
+    // ----- commands -----
+
+    /// Checks that a data send is possible now; the error says why not.
+    fn check_send(&mut self, streamed: bool) -> Result<(), SendErrorKind> {
+        if !self.phase.accepts_sends() {
+            return Err(SendErrorKind::Usage(UsageError::Closed));
+        }
+        if !streamed && self.sending_stream.is_some() {
+            return Err(SendErrorKind::Usage(UsageError::MessageInProgress));
+        }
+        if self.send.queued_bytes() > self.config.high_water_mark {
+            self.send.note_backpressure();
+            return Err(SendErrorKind::Backpressure);
+        }
+        Ok(())
+    }
+
+    /// Queues a message. On refusal the message comes back in the error.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError<Message>> {
+        if let Err(kind) = self.check_send(false) {
+            return Err(SendError { kind, payload: message });
+        }
+        let (opcode, payload) = match message {
+            Message::Text(t) => (OpCode::Text, t.into_bytes()),
+            Message::Binary(b) => (OpCode::Binary, b),
+        };
+        self.send.push_data(opcode, payload, true);
+        Ok(())
+    }
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError<Utf8Bytes>> {
+        self.send(Message::Text(text.into())).map_err(|e| match e.payload {
+            Message::Text(t) => SendError { kind: e.kind, payload: t },
+            Message::Binary(_) => unreachable!("a text message comes back as text"),
+        })
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError<Bytes>> {
+        self.send(Message::Binary(data.into()))
+            .map_err(|e| SendError { kind: e.kind, payload: e.payload.payload().clone() })
+    }
+
+    /// Queues one piece of a message sent in pieces (for data produced over time, or too large to
+    /// hold). The first piece fixes the message's kind; `last` ends it. Text pieces are checked
+    /// incrementally: a piece that makes the text invalid UTF-8 is refused.
+    pub fn send_fragment(&mut self, kind: MessageKind, data: Bytes, last: bool) -> Result<(), SendError<Bytes>> {
+        if let Err(k) = self.check_send(true) {
+            return Err(SendError { kind: k, payload: data });
+        }
+        let opcode = match self.sending_stream {
+            None => {
+                self.send_utf8.reset();
+                if kind == MessageKind::Text { OpCode::Text } else { OpCode::Binary }
+            }
+            Some(open) if open == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::usage(UsageError::MessageInProgress, data)),
+        };
+        if kind == MessageKind::Text {
+            let mut check = self.send_utf8.clone();
+            let ok = check.feed(&data).is_ok() && (!last || check.clone().finish().is_ok());
+            if !ok {
+                return Err(SendError::usage(UsageError::InvalidUtf8, data));
+            }
+            self.send_utf8 = check;
+        }
+        self.sending_stream = if last { None } else { Some(kind) };
+        self.send.push_data(opcode, data, last);
+        Ok(())
+    }
+
+    /// Queues a Ping (at most 125 bytes). Its Pong arrives as [`Event::Pong`].
+    pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError<Bytes>> {
+        let payload = payload.into();
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            let n = payload.len();
+            return Err(SendError::usage(UsageError::ControlTooLong(n), payload));
+        }
+        if !self.phase.accepts_sends() {
+            return Err(SendError::usage(UsageError::Closed, payload));
+        }
+        self.send.push_ping(payload);
+        Ok(())
+    }
+
+    /// Starts the close handshake: every message already queued goes out first, then a Close frame
+    /// with `code` and `reason` (cut to 123 bytes on a character boundary). The connection then
+    /// waits for the peer's Close, bounded by the drain and close timeouts.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        if !code.is_allowed_on_wire() {
+            return Err(UsageError::InvalidCloseCode(code));
+        }
+        match self.phase.state() {
+            State::Open => {}
+            State::Closing => return Err(UsageError::AlreadyClosing),
+            State::Closed => return Err(UsageError::Closed),
+        }
+        self.step(now, Input::LocalClose { code, reason: truncate_reason(reason).into(), idle: false });
+        Ok(())
+    }
+
+    /// Ends the connection at once, without a close handshake: queued output is discarded (and
+    /// counted in the final event), and the transport is to be closed.
+    pub fn abort(&mut self) {
+        self.step(self.last_activity, Input::Abort);
+    }
+
+    // ----- outputs -----
+
+    /// Appends bytes to write to `out` and returns how many: a bounded batch per call (about 64 KiB
+    /// plus at most one frame). Call until it returns 0. The bytes count as handed to the transport.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> usize {
+        let before = out.len();
+        for chunk in self.send.chunks() {
+            out.extend_from_slice(chunk);
+        }
+        let n = out.len() - before;
+        self.advance_transmit(now, n);
+        n
+    }
+
+    /// The bytes waiting to be written, in order, without copying them. Write a prefix, then call
+    /// [`advance_transmit`](Self::advance_transmit) with its length.
+    pub fn transmit_chunks(&self) -> impl Iterator<Item = &[u8]> {
+        self.send.chunks()
+    }
+
+    /// Fills `dst` with [`IoSlice`](std::io::IoSlice)s of the bytes waiting to be written, for a
+    /// vectored write, and returns how many it filled.
+    #[cfg(feature = "std")]
+    pub fn transmit_io_slices<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, chunk) in dst.iter_mut().zip(self.send.chunks()) {
+            *slot = std::io::IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+
+    /// `n` bytes from the front of [`transmit_chunks`](Self::transmit_chunks) were written.
+    pub fn advance_transmit(&mut self, now: Instant, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let Progress { close_written, writable } = self.send.advance(n);
+        self.stats.bytes_sent += n as u64;
+        self.last_activity = self.last_activity.max(now);
+        if writable && self.phase.accepts_sends() {
+            self.events.push_back(Event::Writable);
+        }
+        if close_written {
+            self.step(now, Input::CloseWritten);
+        }
+    }
+
+    /// Whether bytes are waiting to be written (a driver registers write interest while true).
+    pub fn wants_write(&self) -> bool {
+        self.send.chunks().next().is_some()
+    }
+
+    /// The next event. [`Event::Closed`] is the last one, reported exactly once.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called; `None` when no timer
+    /// runs (after the end, or with every timer off).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = [self.drain_deadline, self.close_deadline].into_iter().flatten().min();
+        if self.phase.is_open() {
+            let open = [self.heartbeat.as_ref().map(Heartbeat::deadline), self.idle_deadline()];
+            next = next.into_iter().chain(open.into_iter().flatten()).min();
+        }
+        next
+    }
+
+    // ----- getters -----
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Open, closing or closed.
+    pub fn state(&self) -> State {
+        self.phase.state()
+    }
+
+    /// While closing, who started it.
+    pub fn closing_initiator(&self) -> Option<Side> {
+        self.phase.initiator()
+    }
+
+    /// Whether the connection is over (the final event has been queued).
+    pub fn is_closed(&self) -> bool {
+        self.phase.state() == State::Closed
+    }
+
+    /// Bytes queued for sending and not yet handed to the transport.
+    pub fn buffered_amount(&self) -> usize {
+        self.send.queued_bytes()
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters and round-trip estimate.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.frames_sent = self.send.frames_sent;
+        s.messages_sent = self.send.messages_sent;
+        if let Some(hb) = &self.heartbeat {
+            s.srtt = hb.rtt.srtt;
+            s.rttvar = hb.rtt.rttvar;
+            s.last_rtt = hb.rtt.latest;
+        }
+        s
+    }
+}

@@ -1,0 +1,366 @@
+//! The connection lifecycle: every state transition of a [`Connection`](super::Connection) is in
+//! [`Phase::step`], and nowhere else.
+//!
+//! ```text
+//!                     close()                       our Close written
+//!        ┌──────┐ ──────────────► LocalClosing ─────────┐   + peer's Close
+//!        │ Open │                                        ├──► handshake complete ─┬─ server ─► Closed
+//!        └──────┘ ──────────────► RemoteClosing ────────┘                         └─ client ─► AwaitingEof ─► Closed
+//!          │  │    peer's Close                 our reply written                      (EOF or close timeout)
+//!          │  └──────────────────► Failing ───── our Close written ──────────────────────────► Closed
+//!          │     protocol error
+//!          └─────────────────────────────────── EOF / abort / heartbeat dead ─────────────────► Closed
+//! ```
+//!
+//! From any closing phase, EOF, abort, the drain timeout and the close timeout lead to `Closed`
+//! with the cause they imply. Inputs that mean nothing in a phase (a spurious timeout, a second
+//! EOF) leave it unchanged.
+
+use alloc::string::String;
+
+use crate::Role;
+use crate::error::ProtocolError;
+use crate::frame::CloseCode;
+
+use super::event::{CloseCause, Side};
+
+/// The coarse state of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// The close handshake (or a failure) is under way: no new messages can be sent.
+    Closing,
+    /// Over; the final [`Event::Closed`](super::Event::Closed) has been (or is about to be) reported.
+    Closed,
+}
+
+/// The detailed phase. Each variant holds exactly what it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Open,
+    /// We queued a Close (behind the data already queued).
+    LocalClosing {
+        code: CloseCode,
+        reason: String,
+        /// Started by the idle timeout rather than by the application.
+        idle: bool,
+        /// Our Close frame has been handed to the transport.
+        written: bool,
+        /// The peer's Close has arrived.
+        peer_closed: bool,
+    },
+    /// The peer's Close arrived first; our reply is queued.
+    RemoteClosing {
+        code: CloseCode,
+        reason: String,
+    },
+    /// The peer broke the protocol; our Close is queued, then the transport closes.
+    Failing(ProtocolError),
+    /// Client only: the handshake is complete and the server is to close the TCP connection first
+    /// (RFC 6455 §7.1.1).
+    AwaitingEof(CloseCause),
+    Closed,
+}
+
+/// Something that can move the lifecycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Input {
+    /// The application (or the idle timeout) starts the close handshake.
+    LocalClose { code: CloseCode, reason: String, idle: bool },
+    /// A valid Close frame arrived.
+    PeerClose { code: CloseCode, reason: String },
+    /// Our Close frame has been handed to the transport in full.
+    CloseWritten,
+    /// The transport reported end of stream or an error.
+    Eof,
+    /// The peer broke the protocol.
+    Violation(ProtocolError),
+    /// Queued output did not reach the transport within the drain timeout.
+    DrainTimeout,
+    /// The close timeout expired.
+    CloseTimeout,
+    /// The heartbeat declared the peer dead.
+    HeartbeatDead { misses: u32, last_rtt: Option<core::time::Duration> },
+    /// The application aborted.
+    Abort,
+}
+
+/// A Close frame to queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CloseOrder {
+    pub(crate) code: CloseCode,
+    pub(crate) reason: String,
+    /// Send ahead of queued data, dropping the data not yet started (a reply or a failure);
+    /// otherwise behind it (a close we start lets queued messages out first).
+    pub(crate) urgent: bool,
+}
+
+/// What the connection must do after a step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Effects {
+    pub(crate) queue_close: Option<CloseOrder>,
+    /// Arm the drain deadline (output must reach the transport by then).
+    pub(crate) arm_drain: bool,
+    /// Our Close is out: disarm the drain deadline.
+    pub(crate) disarm_drain: bool,
+    /// Arm the close deadline (waiting for the peer's Close or, on a client, for EOF).
+    pub(crate) arm_close: bool,
+    /// Report this final cause; any output still queued is discarded and counted as unsent.
+    pub(crate) finish: Option<CloseCause>,
+}
+
+impl Phase {
+    pub(crate) fn state(&self) -> State {
+        match self {
+            Phase::Open => State::Open,
+            Phase::Closed => State::Closed,
+            _ => State::Closing,
+        }
+    }
+
+    /// Whether received frames are still processed: while open, and after our own Close until the
+    /// peer's arrives (RFC 6455 §1.4: data may still arrive until then).
+    pub(crate) fn reads_frames(&self) -> bool {
+        matches!(self, Phase::Open | Phase::LocalClosing { peer_closed: false, .. })
+    }
+
+    /// Whether the application may still queue data and pings.
+    pub(crate) fn accepts_sends(&self) -> bool {
+        matches!(self, Phase::Open)
+    }
+
+    /// Whether heartbeat and idle timers run.
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(self, Phase::Open)
+    }
+
+    /// Who started closing, while closing.
+    pub(crate) fn initiator(&self) -> Option<Side> {
+        match self {
+            Phase::LocalClosing { .. } => Some(Side::Local),
+            Phase::RemoteClosing { .. } => Some(Side::Remote),
+            Phase::AwaitingEof(CloseCause::Clean { initiator, .. }) => Some(*initiator),
+            _ => None,
+        }
+    }
+
+    /// The one transition function. Returns what the caller must do; an input that means nothing
+    /// in the current phase returns no effects and leaves the phase as it was.
+    pub(crate) fn step(&mut self, role: Role, input: Input) -> Effects {
+        let mut fx = Effects::default();
+        let old = core::mem::replace(self, Phase::Closed);
+        *self = match (old, input) {
+            (Phase::Closed, _) => Phase::Closed,
+
+            (Phase::Open, Input::LocalClose { code, reason, idle }) => {
+                fx.queue_close = Some(CloseOrder { code, reason: reason.clone(), urgent: false });
+                fx.arm_drain = true;
+                Phase::LocalClosing { code, reason, idle, written: false, peer_closed: false }
+            }
+            (Phase::Open, Input::PeerClose { code, reason }) => {
+                // Echo the peer's code; an empty Close is answered with 1000 (Normal).
+                let reply = if code == CloseCode::NO_STATUS { CloseCode::NORMAL } else { code };
+                fx.queue_close = Some(CloseOrder { code: reply, reason: String::new(), urgent: true });
+                fx.arm_drain = true;
+                Phase::RemoteClosing { code, reason }
+            }
+            (Phase::Open, Input::Violation(e)) => {
+                fx.queue_close = Some(CloseOrder { code: e.close_code(), reason: e.reason().into(), urgent: true });
+                fx.arm_drain = true;
+                Phase::Failing(e)
+            }
+
+            // Our Close is queued; the peer's may come before or after ours is written.
+            (Phase::LocalClosing { code, reason, idle, written: false, peer_closed }, Input::CloseWritten) => {
+                fx.disarm_drain = true;
+                if peer_closed {
+                    complete(role, local_cause(code, reason, idle), &mut fx)
+                } else {
+                    fx.arm_close = true;
+                    Phase::LocalClosing { code, reason, idle, written: true, peer_closed }
+                }
+            }
+            (Phase::LocalClosing { code, reason, idle, written, peer_closed: false }, Input::PeerClose { .. }) => {
+                if written {
+                    complete(role, local_cause(code, reason, idle), &mut fx)
+                } else {
+                    Phase::LocalClosing { code, reason, idle, written, peer_closed: true }
+                }
+            }
+            (Phase::LocalClosing { written: false, peer_closed: false, .. }, Input::Violation(e)) => {
+                // Our Close has not started: replace it with the failure's Close, sent at once.
+                fx.queue_close = Some(CloseOrder { code: e.close_code(), reason: e.reason().into(), urgent: true });
+                Phase::Failing(e)
+            }
+            (Phase::LocalClosing { written: true, .. }, Input::Violation(e)) => {
+                finish(CloseCause::ProtocolViolation(e), &mut fx)
+            }
+            (Phase::LocalClosing { written, .. }, Input::Eof) => {
+                finish(CloseCause::PeerVanished { during_close: written }, &mut fx)
+            }
+            (Phase::LocalClosing { written: false, .. }, Input::DrainTimeout) => {
+                finish(CloseCause::DrainTimeout, &mut fx)
+            }
+            (Phase::LocalClosing { written: true, .. }, Input::CloseTimeout) => {
+                finish(CloseCause::CloseTimeout, &mut fx)
+            }
+
+            (Phase::RemoteClosing { code, reason }, Input::CloseWritten) => {
+                fx.disarm_drain = true;
+                complete(role, CloseCause::Clean { code, reason, initiator: Side::Remote }, &mut fx)
+            }
+            (Phase::RemoteClosing { code, reason }, Input::Eof) => {
+                // The peer sent its Close and hung up before reading our reply: its side of the
+                // handshake was complete.
+                finish(CloseCause::Clean { code, reason, initiator: Side::Remote }, &mut fx)
+            }
+            (Phase::RemoteClosing { .. }, Input::DrainTimeout) => finish(CloseCause::DrainTimeout, &mut fx),
+
+            (Phase::Failing(e), Input::CloseWritten | Input::Eof | Input::DrainTimeout) => {
+                finish(CloseCause::ProtocolViolation(e), &mut fx)
+            }
+
+            (Phase::AwaitingEof(cause), Input::Eof | Input::CloseTimeout | Input::Abort) => finish(cause, &mut fx),
+
+            (Phase::Open, Input::Eof) => finish(CloseCause::PeerVanished { during_close: false }, &mut fx),
+            (Phase::Open | Phase::LocalClosing { .. }, Input::HeartbeatDead { misses, last_rtt }) => {
+                finish(CloseCause::HeartbeatTimeout { misses, last_rtt }, &mut fx)
+            }
+            (_, Input::Abort) => finish(CloseCause::LocalAbort, &mut fx),
+
+            // Everything else means nothing in that phase.
+            (old, _) => old,
+        };
+        fx
+    }
+}
+
+fn local_cause(code: CloseCode, reason: String, idle: bool) -> CloseCause {
+    if idle { CloseCause::IdleTimeout } else { CloseCause::Clean { code, reason, initiator: Side::Local } }
+}
+
+/// The close handshake is complete: a server closes the transport now, a client waits for the
+/// server to do so (RFC 6455 §7.1.1), bounded by the close timeout.
+fn complete(role: Role, cause: CloseCause, fx: &mut Effects) -> Phase {
+    match role {
+        Role::Server => finish(cause, fx),
+        Role::Client => {
+            fx.arm_close = true;
+            Phase::AwaitingEof(cause)
+        }
+    }
+}
+
+fn finish(cause: CloseCause, fx: &mut Effects) -> Phase {
+    fx.finish = Some(cause);
+    Phase::Closed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local_close() -> Input {
+        Input::LocalClose { code: CloseCode::NORMAL, reason: "bye".into(), idle: false }
+    }
+    fn peer_close(code: u16) -> Input {
+        Input::PeerClose { code: CloseCode::from_u16(code), reason: String::new() }
+    }
+
+    #[test]
+    fn local_close_then_written_then_peer_close_completes() {
+        for role in [Role::Server, Role::Client] {
+            let mut p = Phase::Open;
+            let fx = p.step(role, local_close());
+            assert!(fx.arm_drain);
+            assert_eq!(fx.queue_close.map(|c| (c.code, c.urgent)), Some((CloseCode::NORMAL, false)));
+            let fx = p.step(role, Input::CloseWritten);
+            assert!(fx.arm_close && fx.disarm_drain);
+            let fx = p.step(role, peer_close(1000));
+            let clean = CloseCause::Clean { code: CloseCode::NORMAL, reason: "bye".into(), initiator: Side::Local };
+            match role {
+                Role::Server => {
+                    assert_eq!(fx.finish, Some(clean));
+                    assert_eq!(p, Phase::Closed);
+                }
+                Role::Client => {
+                    assert!(fx.finish.is_none() && fx.arm_close);
+                    assert_eq!(p.step(role, Input::Eof).finish, Some(clean));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn peer_close_before_ours_is_written_still_waits_for_ours() {
+        let mut p = Phase::Open;
+        p.step(Role::Server, local_close());
+        assert_eq!(p.step(Role::Server, peer_close(1001)).finish, None);
+        assert!(!p.reads_frames());
+        assert!(p.step(Role::Server, Input::CloseWritten).finish.is_some());
+    }
+
+    #[test]
+    fn empty_peer_close_is_answered_with_1000_and_reported_as_1005() {
+        let mut p = Phase::Open;
+        let fx = p.step(Role::Server, peer_close(1005));
+        assert_eq!(fx.queue_close.map(|c| (c.code, c.urgent)), Some((CloseCode::NORMAL, true)));
+        let fx = p.step(Role::Server, Input::CloseWritten);
+        assert!(matches!(
+            fx.finish,
+            Some(CloseCause::Clean { code: CloseCode::NO_STATUS, initiator: Side::Remote, .. })
+        ));
+    }
+
+    #[test]
+    fn violations_fail_with_their_code() {
+        let e = ProtocolError::InvalidUtf8 { offset: 0 };
+        let mut p = Phase::Open;
+        let fx = p.step(Role::Client, Input::Violation(e));
+        assert_eq!(fx.queue_close.map(|c| c.code), Some(CloseCode::INVALID_PAYLOAD));
+        assert_eq!(p.state(), State::Closing);
+        assert!(!p.reads_frames() && !p.accepts_sends());
+        // A failing client closes the transport itself: it does not wait for the server.
+        assert_eq!(p.step(Role::Client, Input::CloseWritten).finish, Some(CloseCause::ProtocolViolation(e)));
+    }
+
+    #[test]
+    fn timeouts_and_eof_in_each_phase() {
+        let mut p = Phase::Open;
+        assert_eq!(p.step(Role::Server, Input::Eof).finish, Some(CloseCause::PeerVanished { during_close: false }));
+        assert_eq!(p.step(Role::Server, Input::Eof), Effects::default(), "closed stays closed");
+
+        let mut p = Phase::Open;
+        p.step(Role::Server, local_close());
+        assert_eq!(p.step(Role::Server, Input::CloseTimeout), Effects::default(), "not armed before written");
+        assert_eq!(p.step(Role::Server, Input::DrainTimeout).finish, Some(CloseCause::DrainTimeout));
+
+        let mut p = Phase::Open;
+        p.step(Role::Server, local_close());
+        p.step(Role::Server, Input::CloseWritten);
+        assert_eq!(p.step(Role::Server, Input::DrainTimeout), Effects::default(), "drain done once written");
+        assert_eq!(p.step(Role::Server, Input::CloseTimeout).finish, Some(CloseCause::CloseTimeout));
+
+        let mut p = Phase::Open;
+        p.step(Role::Client, local_close());
+        p.step(Role::Client, Input::CloseWritten);
+        assert_eq!(p.step(Role::Client, Input::Eof).finish, Some(CloseCause::PeerVanished { during_close: true }));
+    }
+
+    #[test]
+    fn idle_close_reports_idle_timeout() {
+        let mut p = Phase::Open;
+        p.step(Role::Server, Input::LocalClose { code: CloseCode::GOING_AWAY, reason: "idle".into(), idle: true });
+        p.step(Role::Server, Input::CloseWritten);
+        assert_eq!(p.step(Role::Server, peer_close(1001)).finish, Some(CloseCause::IdleTimeout));
+    }
+
+    #[test]
+    fn second_local_close_is_ignored() {
+        let mut p = Phase::Open;
+        p.step(Role::Server, local_close());
+        assert_eq!(p.step(Role::Server, local_close()), Effects::default());
+        assert_eq!(p.initiator(), Some(Side::Local));
+    }
+}

@@ -1,0 +1,99 @@
+//! The core's own clock type.
+//!
+//! The core never reads a clock. Every time-dependent method takes `now: Instant`, and every deadline
+//! it reports is an [`Instant`] on the same scale. An [`Instant`] is a count of nanoseconds since an
+//! epoch the embedder chooses (process start, boot, anything monotonic); only differences matter.
+//! This keeps the crate usable without `std` and makes tests run hours of protocol time in
+//! microseconds with a virtual clock.
+//!
+//! A `std` driver typically keeps one `std::time::Instant` as its epoch and converts with
+//! [`Instant::from_nanos`]`(epoch.elapsed().as_nanos() as u64)`.
+
+use core::fmt;
+use core::ops::{Add, AddAssign, Sub};
+use core::time::Duration;
+
+/// A point in time on the embedder's monotonic clock, in nanoseconds since its epoch.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// The epoch itself.
+    pub const ZERO: Instant = Instant(0);
+    /// The latest representable instant (about 584 years after the epoch).
+    pub const MAX: Instant = Instant(u64::MAX);
+
+    /// An instant `nanos` nanoseconds after the epoch.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Instant(nanos)
+    }
+
+    /// An instant `millis` milliseconds after the epoch.
+    pub const fn from_millis(millis: u64) -> Self {
+        Instant(millis.saturating_mul(1_000_000))
+    }
+
+    /// An instant `secs` seconds after the epoch.
+    pub const fn from_secs(secs: u64) -> Self {
+        Instant(secs.saturating_mul(1_000_000_000))
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Time elapsed since `earlier`, or zero when `earlier` is later than `self`.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self + d`, saturating at [`Instant::MAX`].
+    pub fn saturating_add(self, d: Duration) -> Instant {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Instant(self.0.saturating_add(nanos))
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    /// Saturating addition: a deadline far in the future stays far in the future.
+    fn add(self, rhs: Duration) -> Instant {
+        self.saturating_add(rhs)
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, rhs: Duration) {
+        *self = *self + rhs;
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    /// Saturating difference: zero when `rhs` is later than `self`.
+    fn sub(self, rhs: Instant) -> Duration {
+        self.saturating_duration_since(rhs)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instant({:?})", Duration::from_nanos(self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates() {
+        let t = Instant::from_secs(5);
+        assert_eq!(t + Duration::from_millis(1500), Instant::from_millis(6500));
+        assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
+        assert_eq!(Instant::from_secs(1) - Instant::from_secs(3), Duration::ZERO);
+        assert_eq!(Instant::from_secs(3) - Instant::from_secs(1), Duration::from_secs(2));
+        assert_eq!(Instant::ZERO + Duration::MAX, Instant::MAX);
+    }
+}
