@@ -28,6 +28,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod rand;
+pub mod sim;
 pub mod time;
 pub mod utf8;
 

@@ -1,0 +1,164 @@
+//! Every protocol violation fails the connection with the right Close frame and cause, and input
+//! after it is ignored.
+
+use sansio_ws::connection::{CloseCause, Config, Connection, Event, Message};
+use sansio_ws::error::ProtocolError;
+use sansio_ws::frame::{CloseCode, CloseError, FrameError, OpCode, Rsv};
+use sansio_ws::rand::SeededRandom;
+use sansio_ws::{Instant, Role};
+
+const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
+
+/// A client frame: first byte `b0`, masked payload (7-bit length form unless longer).
+fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![b0];
+    match payload.len() {
+        n @ 0..=125 => f.push(0x80 | n as u8),
+        n @ 126..=0xFFFF => {
+            f.push(0x80 | 126);
+            f.extend((n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend((n as u64).to_be_bytes());
+        }
+    }
+    f.extend(KEY);
+    f.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
+    f
+}
+
+fn quiet() -> Config {
+    Config { heartbeat: None, ..Config::default() }
+}
+
+/// Feeds `input` to a server and returns (events, bytes written).
+fn run(conn: &mut Connection, input: &[u8]) -> (Vec<Event>, Vec<u8>) {
+    let now = Instant::from_secs(1);
+    conn.handle_input(now, input);
+    let mut out = Vec::new();
+    while conn.poll_transmit(now, &mut out) > 0 {}
+    let mut events = Vec::new();
+    while let Some(e) = conn.poll_event() {
+        events.push(e);
+    }
+    (events, out)
+}
+
+fn assert_fails(conn: &mut Connection, input: &[u8], want: ProtocolError) {
+    let (events, out) = run(conn, input);
+    assert_eq!(
+        events.last(),
+        Some(&Event::Closed(sansio_ws::connection::Closed {
+            cause: CloseCause::ProtocolViolation(want),
+            unsent: Default::default()
+        })),
+        "input {input:02x?}"
+    );
+    // The last frame written is a Close carrying the violation's code.
+    let code = want.close_code().as_u16().to_be_bytes();
+    let close_at = out.len() - (4 + want.reason().len());
+    assert_eq!(out[close_at], 0x88, "a Close frame ends the output: {out:02x?}");
+    assert_eq!(&out[close_at + 2..close_at + 4], &code);
+    assert!(want.close_code().is_allowed_on_wire());
+    // Nothing is processed or written afterwards.
+    let (after, out) = run(conn, &masked(0x81, b"more"));
+    assert!(after.is_empty() && out.is_empty());
+    assert!(conn.is_closed());
+}
+
+fn server() -> Connection {
+    Connection::server(quiet())
+}
+
+#[test]
+fn header_rules() {
+    let cases: Vec<(Vec<u8>, ProtocolError)> = vec![
+        (masked(0x83, b""), FrameError::ReservedOpcode(3).into()),
+        (masked(0x8B, b""), FrameError::ReservedOpcode(0xB).into()),
+        (masked(0xC1, b"x"), FrameError::ReservedBits(Rsv::RSV1).into()),
+        (masked(0x09, b""), FrameError::FragmentedControl(OpCode::Ping).into()),
+        (masked(0x89, &[0; 126]), FrameError::ControlTooLong(OpCode::Ping).into()),
+        (vec![0x81, 0x01, b'a'], FrameError::Unmasked.into()),
+        (vec![0x82, 0xFE, 0x00, 0x10, 1, 2, 3, 4], FrameError::NonMinimalLength { len: 16 }.into()),
+        (vec![0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0], FrameError::LengthMsbSet.into()),
+    ];
+    for (input, want) in cases {
+        assert_fails(&mut server(), &input, want);
+    }
+}
+
+#[test]
+fn a_client_rejects_masked_frames() {
+    let mut client = Connection::client_with_randomness(quiet(), Box::new(SeededRandom::new(3)));
+    let (events, out) = run(&mut client, &masked(0x81, b"hi"));
+    assert!(matches!(events.last(), Some(Event::Closed(c)) if c.cause == CloseCause::ProtocolViolation(FrameError::Masked.into())));
+    // The client's own Close is masked: 0x88, 0x80 | len.
+    assert_eq!(&out[..2], &[0x88, 0x80 | (2 + ProtocolError::from(FrameError::Masked).reason().len() as u8)]);
+}
+
+#[test]
+fn fragmentation_rules() {
+    assert_fails(&mut server(), &masked(0x80, b"x"), ProtocolError::UnexpectedContinuation);
+    let mut input = masked(0x01, b"a");
+    input.extend(masked(0x81, b"b"));
+    assert_fails(&mut server(), &input, ProtocolError::ExpectedContinuation(OpCode::Text));
+    let mut input = masked(0x02, b"a");
+    input.extend(masked(0x89, b"ping between fragments is fine"));
+    input.extend(masked(0x80, b"b"));
+    let (events, _) = run(&mut server(), &input);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1], Event::Message(Message::Binary(bytes::Bytes::from_static(b"ab"))));
+}
+
+#[test]
+fn invalid_utf8_fails_at_the_first_bad_byte_even_mid_frame() {
+    let mut conn = server();
+    let frame = masked(0x81, b"valid \xF4\x90 and then much more text that has not arrived yet");
+    // Only the header and the first 8 payload bytes arrive: the 0x90 after 0xF4 is already fatal.
+    assert_fails(&mut conn, &frame[..6 + 8], ProtocolError::InvalidUtf8 { offset: 6 });
+
+    // Across fragments: the first fragment ends inside a character, the second breaks it.
+    let mut input = masked(0x01, b"ok \xE2\x82");
+    input.extend(masked(0x00, b"\x28 rest"));
+    assert_fails(&mut server(), &input, ProtocolError::InvalidUtf8 { offset: 3 });
+
+    // A message that ends inside a character fails at its end.
+    assert_fails(&mut server(), &masked(0x81, b"cut \xE2\x82"), ProtocolError::InvalidUtf8 { offset: 4 });
+}
+
+#[test]
+fn close_payload_rules() {
+    assert_fails(&mut server(), &masked(0x88, &[0x03]), CloseError::OneByte.into());
+    for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
+        let want = CloseError::InvalidCode(CloseCode::from_u16(code)).into();
+        assert_fails(&mut server(), &masked(0x88, &code.to_be_bytes()), want);
+    }
+    let mut bad_reason = 1000u16.to_be_bytes().to_vec();
+    bad_reason.extend(b"\xC0\xAF");
+    assert_fails(&mut server(), &masked(0x88, &bad_reason), CloseError::InvalidUtf8 { valid_up_to: 0 }.into());
+}
+
+#[test]
+fn size_limits_fail_with_1009_before_the_payload_arrives() {
+    let cfg = Config { max_frame_size: 1000, max_message_size: 1500, ..quiet() };
+    let header_only = &masked(0x82, &[0; 1001])[..8];
+    assert_fails(&mut Connection::server(cfg.clone()), header_only, FrameError::FrameTooLarge { len: 1001, max: 1000 }.into());
+
+    let mut input = masked(0x02, &[0; 1000]);
+    input.extend(&masked(0x80, &[0; 600])[..8]);
+    assert_fails(&mut Connection::server(cfg), &input, ProtocolError::MessageTooLarge { size: 1600, max: 1500 });
+}
+
+#[test]
+fn data_after_the_peers_close_is_ignored() {
+    let mut conn = server();
+    let mut input = masked(0x88, &1000u16.to_be_bytes());
+    input.extend(masked(0x81, b"after close"));
+    let (events, out) = run(&mut conn, &input);
+    assert!(!events.iter().any(|e| matches!(e, Event::Message(_))));
+    assert_eq!(out, [0x88, 0x02, 0x03, 0xE8], "the reply echoes 1000");
+    assert!(matches!(events.last(), Some(Event::Closed(c)) if c.cause.code() == CloseCode::NORMAL));
+    assert_eq!(conn.stats().bytes_ignored, masked(0x81, b"after close").len() as u64);
+    let _ = Role::Server;
+}
