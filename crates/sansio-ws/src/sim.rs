@@ -106,7 +106,11 @@ impl Pair {
             while let Some(ev) = self.conn(side).poll_event() {
                 progress = true;
                 let closed = matches!(ev, Event::Closed(_));
-                if side == 0 { self.client_events.push(ev) } else { self.server_events.push(ev) }
+                if side == 0 {
+                    self.client_events.push(ev)
+                } else {
+                    self.server_events.push(ev)
+                }
                 if closed {
                     // The driver closes the transport: the peer sees EOF after the bytes in flight.
                     self.transport_closed[side] = true;

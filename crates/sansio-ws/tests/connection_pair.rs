@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use sansio_ws::connection::{CloseCause, Config, Event, HeartbeatConfig, Message, MessageKind, ReceiveMode, Side, State};
+use sansio_ws::connection::{
+    CloseCause, Config, Event, HeartbeatConfig, Message, MessageKind, ReceiveMode, Side, State,
+};
 use sansio_ws::error::{SendErrorKind, UsageError};
 use sansio_ws::frame::CloseCode;
 use sansio_ws::sim::Pair;
@@ -235,7 +237,8 @@ fn client_waits_for_the_server_to_close_tcp_then_gives_up() {
 #[test]
 fn drain_timeout_reports_what_was_left_unsent() {
     // A peer that stops reading shows up as a transport that stops taking bytes.
-    let mut server = sansio_ws::connection::Connection::server(Config { drain_timeout: Duration::from_secs(2), ..quiet() });
+    let mut server =
+        sansio_ws::connection::Connection::server(Config { drain_timeout: Duration::from_secs(2), ..quiet() });
     server.send_binary(vec![9u8; 300_000]).unwrap();
     server.send_text("after").unwrap();
     let t0 = Instant::from_secs(1);
@@ -338,7 +341,9 @@ fn idle_timeout_closes_with_going_away() {
     p.drive();
     assert!(p.run_until_closed(Duration::from_secs(120)));
     assert_eq!(final_cause(&p.client_events), CloseCause::IdleTimeout);
-    assert!(p.server_events.contains(&Event::CloseReceived { code: CloseCode::GOING_AWAY, reason: "idle timeout".into() }));
+    assert!(
+        p.server_events.contains(&Event::CloseReceived { code: CloseCode::GOING_AWAY, reason: "idle timeout".into() })
+    );
 }
 
 #[test]

@@ -92,7 +92,9 @@ fn header_rules() {
 fn a_client_rejects_masked_frames() {
     let mut client = Connection::client_with_randomness(quiet(), Box::new(SeededRandom::new(3)));
     let (events, out) = run(&mut client, &masked(0x81, b"hi"));
-    assert!(matches!(events.last(), Some(Event::Closed(c)) if c.cause == CloseCause::ProtocolViolation(FrameError::Masked.into())));
+    assert!(
+        matches!(events.last(), Some(Event::Closed(c)) if c.cause == CloseCause::ProtocolViolation(FrameError::Masked.into()))
+    );
     // The client's own Close is masked: 0x88, 0x80 | len.
     assert_eq!(&out[..2], &[0x88, 0x80 | (2 + ProtocolError::from(FrameError::Masked).reason().len() as u8)]);
 }
@@ -143,7 +145,11 @@ fn close_payload_rules() {
 fn size_limits_fail_with_1009_before_the_payload_arrives() {
     let cfg = Config { max_frame_size: 1000, max_message_size: 1500, ..quiet() };
     let header_only = &masked(0x82, &[0; 1001])[..8];
-    assert_fails(&mut Connection::server(cfg.clone()), header_only, FrameError::FrameTooLarge { len: 1001, max: 1000 }.into());
+    assert_fails(
+        &mut Connection::server(cfg.clone()),
+        header_only,
+        FrameError::FrameTooLarge { len: 1001, max: 1000 }.into(),
+    );
 
     let mut input = masked(0x02, &[0; 1000]);
     input.extend(&masked(0x80, &[0; 600])[..8]);
