@@ -363,3 +363,25 @@ fn nothing_runs_after_the_end() {
     }
     let _ = Role::Client;
 }
+
+#[test]
+fn prepared_messages_are_encoded_once_and_shared() {
+    use sansio_ws::connection::{Connection, PreparedMessage};
+    let big = Message::Binary(Bytes::from(vec![3u8; 150_000]));
+    let prepared = PreparedMessage::new(big.clone(), 64 * 1024);
+    assert_eq!(prepared.frames().len(), 3);
+    let mut servers: Vec<Connection> = (0..3).map(|_| Connection::server(quiet())).collect();
+    for s in &mut servers {
+        s.send_prepared(&prepared).unwrap();
+    }
+    // Every connection's output points at the same frame bytes.
+    let firsts: Vec<*const u8> = servers.iter().map(|s| s.transmit_chunks().next().unwrap().as_ptr()).collect();
+    assert!(firsts.iter().all(|&p| p == prepared.frames()[0].as_ptr()));
+    // And the peer decodes the message intact, from a server and from a client alike.
+    let mut p = pair();
+    p.server.send_prepared(&prepared).unwrap();
+    p.client.send_prepared(&prepared).unwrap();
+    p.drive();
+    assert_eq!(messages(&p.client_events), [big.clone()]);
+    assert_eq!(messages(&p.server_events), [big]);
+}

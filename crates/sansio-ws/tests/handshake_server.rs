@@ -153,7 +153,7 @@ mod handshake {
 
     fn custom_origin() -> ServerConfig {
         ServerConfig {
-            origin_policy: OriginPolicy::Custom(Box::new(|o: &str| o.ends_with(".trusted.example"))),
+            origin_policy: OriginPolicy::Custom(std::sync::Arc::new(|o: &str| o.ends_with(".trusted.example"))),
             ..Default::default()
         }
     }
@@ -941,4 +941,24 @@ mod handshake {
             assert!(e.to_string().contains(needle), "{e}");
         }
     }
+}
+
+#[test]
+fn a_plain_get_exposes_its_path_for_serving_a_page() {
+    use sansio_ws::handshake::{HandshakeError, Reject, ServerConfig, ServerHandshake};
+    let mut hs = ServerHandshake::new(ServerConfig::default());
+    let err = hs.handle_input(b"GET /index.html?x=1 HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\n\r\n").unwrap_err();
+    assert_eq!(err, HandshakeError::MissingUpgrade);
+    assert_eq!(hs.plain_http_path(), Some("/index.html"));
+    let mut out = Vec::new();
+    Reject::new(200).with_header("Content-Type", "text/html").with_body("<p>hi</p>").write(&mut out).unwrap();
+    assert!(out.starts_with(b"HTTP/1.1 200 "));
+
+    // An Upgrade to something else is not a plain GET; a bad WebSocket request is not either.
+    let mut hs = ServerHandshake::new(ServerConfig::default());
+    hs.handle_input(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n").unwrap_err();
+    assert_eq!(hs.plain_http_path(), None);
+    let mut hs = ServerHandshake::new(ServerConfig::default());
+    hs.handle_input(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").unwrap_err();
+    assert_eq!(hs.plain_http_path(), None);
 }

@@ -44,6 +44,7 @@
 mod config;
 mod event;
 mod heartbeat;
+mod prepared;
 mod recv;
 mod send;
 mod state;
@@ -57,6 +58,7 @@ use bytes::Bytes;
 
 pub use config::{Config, HeartbeatConfig, ReceiveMode};
 pub use event::{CloseCause, Closed, Event, Fragment, Message, MessageKind, Side, Unsent, Utf8Bytes};
+pub use prepared::PreparedMessage;
 pub use state::State;
 
 use crate::error::{SendError, SendErrorKind, UsageError};
@@ -388,6 +390,24 @@ impl Connection {
             Message::Binary(b) => (OpCode::Binary, b),
         };
         self.send.push_data(opcode, payload, true);
+        Ok(())
+    }
+
+    /// Queues a message framed in advance and shared with other connections (see
+    /// [`PreparedMessage`]). A client-role connection sends the message normally, masked.
+    pub fn send_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), SendErrorKind> {
+        self.check_send(false)?;
+        match self.role {
+            Role::Server => self.send.push_prepared(prepared.frames()),
+            Role::Client => {
+                let message = prepared.message().clone();
+                let (opcode, payload) = match message {
+                    Message::Text(t) => (OpCode::Text, t.into_bytes()),
+                    Message::Binary(b) => (OpCode::Binary, b),
+                };
+                self.send.push_data(opcode, payload, true);
+            }
+        }
         Ok(())
     }
 

@@ -34,6 +34,8 @@ struct OutData {
     fin: bool,
     /// Frames already encoded from this piece (the rest continue with opcode Continuation).
     started: bool,
+    /// Frames encoded in advance (a prepared broadcast): sent as they are, `payload` is unused.
+    prepared: Option<VecDeque<Bytes>>,
 }
 
 #[derive(Debug)]
@@ -154,7 +156,22 @@ impl Sender {
 
     pub(crate) fn push_data(&mut self, opcode: OpCode, payload: Bytes, fin: bool) {
         self.data_len += payload.len();
-        self.data.push_back(OutData { opcode, payload, fin, started: false });
+        self.data.push_back(OutData { opcode, payload, fin, started: false, prepared: None });
+        self.fill();
+    }
+
+    /// Queues a message whose frames were encoded in advance (unmasked, so server role only).
+    pub(crate) fn push_prepared(&mut self, frames: &[Bytes]) {
+        debug_assert_eq!(self.role, Role::Server);
+        self.data_len += frames.iter().map(Bytes::len).sum::<usize>();
+        let prepared = Some(frames.iter().cloned().collect());
+        self.data.push_back(OutData {
+            opcode: OpCode::Binary,
+            payload: Bytes::new(),
+            fin: true,
+            started: false,
+            prepared,
+        });
         self.fill();
     }
 
@@ -202,6 +219,7 @@ impl Sender {
         let mut unsent = Unsent::default();
         for item in self.data.drain(..) {
             unsent.bytes += item.payload.len() as u64;
+            unsent.bytes += item.prepared.iter().flatten().map(|f| f.len() as u64).sum::<u64>();
             if item.fin || !item.started {
                 unsent.messages += 1;
             }
@@ -252,6 +270,24 @@ impl Sender {
                 continue;
             }
             let Some(item) = self.data.front_mut() else { break };
+            if let Some(frames) = item.prepared.as_mut() {
+                item.started = true;
+                let frame = frames.pop_front().unwrap_or_default();
+                let last = frames.is_empty();
+                if last {
+                    self.data.pop_front();
+                }
+                self.data_len -= frame.len();
+                self.flush_staging();
+                self.encoded_total += frame.len() as u64;
+                self.frames_sent += 1;
+                self.wire_len += frame.len();
+                self.wire.push_back(frame);
+                if last {
+                    self.message_ends.push_back(self.encoded_total);
+                }
+                continue;
+            }
             let take = item.payload.len().min(self.frame_size);
             let chunk = item.payload.split_to(take);
             let opcode = if item.started { OpCode::Continuation } else { item.opcode };

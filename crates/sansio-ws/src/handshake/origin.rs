@@ -6,14 +6,14 @@
 //! visits can talk to it with the user's credentials ("cross-site WebSocket hijacking"). Requests
 //! without `Origin` come from non-browser clients and are accepted under every policy.
 
-use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
 /// The origin check a [`ServerHandshake`](super::ServerHandshake) applies to requests that carry
 /// an `Origin` header field. Refused requests are answered with `403 Forbidden`.
-#[derive(Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum OriginPolicy {
     /// Accept an origin only when its host and port equal those of the `Host` header field (the
@@ -30,7 +30,7 @@ pub enum OriginPolicy {
     Any,
     /// Accept the origins for which the predicate returns `true`. It receives the `Origin` value
     /// with surrounding whitespace removed.
-    Custom(Box<dyn Fn(&str) -> bool + Send + Sync>),
+    Custom(Arc<dyn Fn(&str) -> bool + Send + Sync>),
 }
 
 impl OriginPolicy {
@@ -162,7 +162,7 @@ mod tests {
         assert!(list.allows("null", "whatever"));
         assert!(!list.allows("https://app.example:8443", "whatever"));
         assert!(OriginPolicy::Any.allows("null", "x"));
-        let custom = OriginPolicy::Custom(Box::new(|o: &str| o.ends_with(".trusted")));
+        let custom = OriginPolicy::Custom(Arc::new(|o: &str| o.ends_with(".trusted")));
         assert!(custom.allows("https://a.trusted", "x"));
         assert!(!custom.allows("https://a.untrusted", "x"));
         assert_eq!(alloc::format!("{custom:?}"), "Custom(..)");

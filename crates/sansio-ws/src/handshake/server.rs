@@ -20,7 +20,7 @@ use super::origin::{OriginPolicy, split_authority};
 use super::{WEBSOCKET_VERSION, accept_key};
 
 /// Settings of a [`ServerHandshake`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ServerConfig {
     /// Bounds on the request head.
     pub limits: HeadLimits,
@@ -37,6 +37,8 @@ pub struct ServerHandshake {
     config: ServerConfig,
     state: State,
     trailing: Vec<u8>,
+    /// Path of a well-formed GET without any `Upgrade` field.
+    plain_get: Option<String>,
 }
 
 #[derive(Debug)]
@@ -50,7 +52,7 @@ impl ServerHandshake {
     /// A handshake waiting for the first byte of a request.
     pub fn new(config: ServerConfig) -> Self {
         let reader = HeadReader::new(&config.limits);
-        ServerHandshake { config, state: State::Reading(reader), trailing: Vec::new() }
+        ServerHandshake { config, state: State::Reading(reader), trailing: Vec::new(), plain_get: None }
     }
 
     /// Feeds bytes read from the connection, in pieces of any size.
@@ -72,7 +74,13 @@ impl ServerHandshake {
         };
         let result = match reader.push(data) {
             Ok(None) => return Ok(None),
-            Ok(Some(done)) => parse_request(&done.head, &self.config).map(|request| (request, done.trailing)),
+            Ok(Some(done)) => {
+                let result = parse_request(&done.head, &self.config);
+                if let Err(HandshakeError::MissingUpgrade) = result {
+                    self.plain_get = plain_get_path(&done.head);
+                }
+                result.map(|request| (request, done.trailing))
+            }
             Err(_) => Err(HandshakeError::HeadTooLarge { limit: self.config.limits.max_head_size }),
         };
         match result {
@@ -103,6 +111,26 @@ impl ServerHandshake {
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }
+
+    /// After [`HandshakeError::MissingUpgrade`]: if the request was an ordinary HTTP `GET` with no
+    /// `Upgrade` field at all, its path (without the query). A server that also serves pages (a
+    /// demo's HTML, a health check) may answer it with a [`Reject`] carrying a 200 and a body
+    /// instead of the 400.
+    pub fn plain_http_path(&self) -> Option<&str> {
+        self.plain_get.as_deref()
+    }
+}
+
+/// The path of a GET request without an `Upgrade` field.
+fn plain_get_path(head: &[u8]) -> Option<String> {
+    let mut slots = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut slots);
+    parsed.parse(head).ok()?;
+    if parsed.method != Some("GET") || parsed.headers.iter().any(|h| h.name.eq_ignore_ascii_case("upgrade")) {
+        return None;
+    }
+    let (path, _) = split_target(parsed.path?)?;
+    Some(path.into())
 }
 
 /// A validated WebSocket opening request.
