@@ -130,7 +130,7 @@ fn plain_get_path(head: &[u8]) -> Option<String> {
         return None;
     }
     let (path, _) = split_target(parsed.path?)?;
-    Some(path.into())
+    Some(path)
 }
 
 /// A validated WebSocket opening request.
