@@ -1,0 +1,102 @@
+//! Runs every case of an Autobahn fuzzing server against our client, echoing, then asks it to
+//! write its reports.
+//!
+//! `cargo run --release -p sansio-ws-mio --example autobahn-client -- ws://127.0.0.1:9001`
+
+use sansio_ws::connection::{Closed, Config, Message};
+use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
+
+const AGENT: &str = "sansio-ws";
+
+#[derive(Debug, PartialEq)]
+enum Step {
+    CaseCount,
+    Case(u32),
+    Reports,
+}
+
+struct Runner {
+    base: String,
+    step: Step,
+    cases: u32,
+    failed: Option<String>,
+}
+
+impl Runner {
+    fn url(&self) -> String {
+        match self.step {
+            Step::CaseCount => format!("{}/getCaseCount", self.base),
+            Step::Case(n) => format!("{}/runCase?case={n}&agent={AGENT}", self.base),
+            Step::Reports => format!("{}/updateReports?agent={AGENT}", self.base),
+        }
+    }
+
+    fn next(&mut self, ctx: &mut Ctx<'_>) {
+        self.step = match self.step {
+            Step::CaseCount if self.cases > 0 => Step::Case(1),
+            Step::Case(n) if n < self.cases => Step::Case(n + 1),
+            Step::Reports => return ctx.shutdown(std::time::Duration::ZERO),
+            _ => Step::Reports,
+        };
+        if let Step::Case(n) = self.step {
+            if n % 50 == 0 {
+                eprintln!("autobahn-client: case {n} of {}", self.cases);
+            }
+        }
+        let url = self.url();
+        if let Err(e) = ctx.connect(&url) {
+            self.failed = Some(format!("{url}: {e}"));
+            ctx.shutdown(std::time::Duration::ZERO);
+        }
+    }
+}
+
+impl Handler for Runner {
+    fn on_open(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, _opened: &Opened) {}
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
+        match self.step {
+            Step::CaseCount => {
+                if let Message::Text(t) = &message {
+                    self.cases = t.trim().parse().unwrap_or(0);
+                }
+            }
+            _ => {
+                let _ = ctx.send(id, message);
+            }
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut Ctx<'_>, _id: ConnId, _closed: &Closed) {
+        self.next(ctx);
+    }
+
+    fn on_connect_error(&mut self, ctx: &mut Ctx<'_>, _id: ConnId, error: ConnectError) {
+        // A case may refuse or break the handshake on purpose; only the case count is essential.
+        if self.step == Step::CaseCount {
+            self.failed = Some(format!("{}: {error}", self.url()));
+            return ctx.shutdown(std::time::Duration::ZERO);
+        }
+        self.next(ctx);
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let base = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let config = DriverConfig { connection: Config { heartbeat: None, ..Config::default() }, ..DriverConfig::default() };
+    let runner = Runner { base, step: Step::CaseCount, cases: 0, failed: None };
+    let mut event_loop = EventLoop::new(config, runner)?;
+    let url = event_loop.handler().url();
+    if let Err(e) = event_loop.connect(&url) {
+        eprintln!("autobahn-client: {url}: {e}");
+        std::process::exit(1);
+    }
+    event_loop.run()?;
+    let runner = event_loop.handler();
+    if let Some(failure) = &runner.failed {
+        eprintln!("autobahn-client: {failure}");
+        std::process::exit(1);
+    }
+    eprintln!("autobahn-client: ran {} cases", runner.cases);
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! A chat room: open http://127.0.0.1:9001/ in two browser tabs and talk.
+//!
+//! `cargo run --release -p sansio-ws-mio --example chat` (optional argument: the address)
+//!
+//! The page is served at `/`, the WebSocket at `/ws`. Every message goes to everyone (framed once
+//! for all of them), the peer count is announced on every join and leave, and the heartbeat keeps
+//! idle connections checked. Ctrl-C is not caught: the server stops with the process.
+
+use std::net::SocketAddr;
+
+use sansio_ws::connection::{Closed, Message};
+use sansio_ws::handshake::{Reject, Request};
+use sansio_ws_mio::{ConnId, Ctx, Decision, DriverConfig, EventLoop, Handler, Opened};
+
+const PAGE: &str = include_str!("page.html");
+/// Longest chat line accepted; longer ones are cut.
+const MAX_LINE: usize = 2000;
+
+struct Chat;
+
+impl Chat {
+    fn announce(&self, ctx: &mut Ctx<'_>, id: ConnId, what: &str) {
+        let peers = ctx.open_count();
+        let line = format!(r#"{{"type":"presence","who":"{id}","what":"{what}","peers":{peers}}}"#);
+        ctx.broadcast(&Message::Text(line.into()));
+    }
+}
+
+impl Handler for Chat {
+    fn on_http(&mut self, _ctx: &mut Ctx<'_>, path: &str) -> Option<Reject> {
+        match path {
+            "/" | "/index.html" => Some(
+                Reject::new(200)
+                    .with_header("Content-Type", "text/html; charset=utf-8")
+                    .with_header("Cache-Control", "no-store")
+                    .with_body(PAGE),
+            ),
+            _ => Some(Reject::new(404).with_header("Content-Type", "text/plain").with_body("not found\n")),
+        }
+    }
+
+    fn on_request(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, request: &Request) -> Decision {
+        if request.path() == "/ws" {
+            Decision::Accept(Default::default())
+        } else {
+            Decision::Reject(Reject::new(404).with_body("the chat is at /ws\n"))
+        }
+    }
+
+    fn on_open(&mut self, ctx: &mut Ctx<'_>, id: ConnId, _opened: &Opened) {
+        let hello = format!(r#"{{"type":"welcome","you":"{id}"}}"#);
+        let _ = ctx.send(id, Message::Text(hello.into()));
+        self.announce(ctx, id, "joined");
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
+        let Message::Text(text) = message else { return };
+        let mut line: &str = text.as_str();
+        if line.len() > MAX_LINE {
+            let mut end = MAX_LINE;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line = &line[..end];
+        }
+        let out = format!(r#"{{"type":"message","from":"{id}","text":"{}"}}"#, json_escape(line));
+        ctx.broadcast(&Message::Text(out.into()));
+    }
+
+    fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, _closed: &Closed) {
+        self.announce(ctx, id, "left");
+    }
+}
+
+fn json_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn main() -> std::io::Result<()> {
+    let addr: SocketAddr = std::env::args().nth(1).as_deref().unwrap_or("127.0.0.1:9001").parse().expect("an address");
+    // Defaults: same-host origin policy (a page from another site cannot connect), heartbeat on.
+    let mut event_loop = EventLoop::new(DriverConfig::default(), Chat)?;
+    let local = event_loop.listen(addr)?;
+    eprintln!("chat: open http://{local}/ in two browser tabs");
+    event_loop.run()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_json_strings() {
+        assert_eq!(super::json_escape("a\"b\\c\nd\u{1}"), "a\\\"b\\\\c\\nd\\u0001");
+    }
+}

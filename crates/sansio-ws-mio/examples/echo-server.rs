@@ -1,0 +1,33 @@
+//! Echoes every message back: the server the Autobahn fuzzing client tests.
+//!
+//! `cargo run --release -p sansio-ws-mio --example echo-server -- 127.0.0.1:9001`
+
+use std::net::SocketAddr;
+
+use sansio_ws::connection::{Config, Message};
+use sansio_ws::handshake::{OriginPolicy, ServerConfig};
+use sansio_ws_mio::{ConnId, Ctx, DriverConfig, EventLoop, Handler};
+
+struct Echo;
+
+impl Handler for Echo {
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
+        // A refusal can only mean the connection is closing: nothing to echo to.
+        let _ = ctx.send(id, message);
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let addr: SocketAddr = std::env::args().nth(1).as_deref().unwrap_or("127.0.0.1:9001").parse().expect("an address");
+    let config = DriverConfig {
+        // A test server for non-browser clients: any Origin is accepted, and says so.
+        server: ServerConfig { origin_policy: OriginPolicy::Any, ..ServerConfig::default() },
+        connection: Config { heartbeat: None, ..Config::default() },
+        ..DriverConfig::default()
+    };
+    let mut event_loop = EventLoop::new(config, Echo)?;
+    let local = event_loop.listen(addr)?;
+    eprintln!("echo-server: listening on ws://{local} (origin policy: any, for test clients)");
+    event_loop.run()?;
+    Ok(())
+}

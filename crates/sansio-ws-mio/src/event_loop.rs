@@ -1,0 +1,804 @@
+//! The event loop: one mio `Poll`, a listener, many connections of either role, one timer heap.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use sansio_ws::connection::{CloseCause, Closed, Connection, Event, Message, PreparedMessage, State};
+use sansio_ws::error::{SendError, SendErrorKind, UsageError};
+use sansio_ws::frame::CloseCode;
+use bytes::Bytes;
+use sansio_ws::handshake::{
+    ClientConfig, ClientHandshake, ClientHandshakeError, HandshakeError, Reject, Request, Response, ServerHandshake,
+};
+use sansio_ws::rand::OsRandom;
+use sansio_ws::{Instant, Role};
+
+use crate::clock::Clock;
+use crate::config::DriverConfig;
+use crate::handle::{Command, Handle};
+use crate::handler::{ConnId, ConnectError, Decision, Handler, Opened};
+use crate::slot::{ReadStep, Slot, Stage};
+use crate::timers::Timers;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+
+/// How a graceful shutdown went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections that completed the close handshake.
+    pub clean: usize,
+    /// Connections force-closed when the grace period ran out.
+    pub forced: usize,
+    /// Connections that ended otherwise meanwhile (the peer vanished, a protocol error…).
+    pub other: usize,
+    /// Handshakes in progress that were dropped.
+    pub handshakes_dropped: usize,
+    /// Output bytes that force-closed connections never wrote.
+    pub unsent_bytes: u64,
+}
+
+#[derive(Debug)]
+struct ShutdownState {
+    deadline: Instant,
+    report: ShutdownReport,
+}
+
+/// The result of a broadcast.
+#[derive(Debug, Default)]
+pub struct Broadcast {
+    /// Connections the message was queued on.
+    pub sent: usize,
+    /// Connections that refused it (backpressure or closing).
+    pub refused: Vec<ConnId>,
+}
+
+/// Everything but the handler, so that the handler can be called with a [`Ctx`] over it.
+pub(crate) struct Core {
+    poll: Poll,
+    clock: Clock,
+    now: Instant,
+    config: DriverConfig,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    next_generation: u64,
+    timers: Timers,
+    listener: Option<TcpListener>,
+    commands: mpsc::Receiver<Command>,
+    handle: Handle,
+    /// Slots touched by the application, to be flushed.
+    dirty: Vec<usize>,
+    /// Established connections.
+    open: usize,
+    shutdown: Option<ShutdownState>,
+    rng: OsRandom,
+}
+
+/// What the handler may do: a view of the event loop during a callback.
+pub struct Ctx<'a> {
+    core: &'a mut Core,
+}
+
+impl Ctx<'_> {
+    /// The time of the current loop turn.
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+
+    /// Queues a message on connection `id`; a refusal hands it back.
+    pub fn send(&mut self, id: ConnId, message: Message) -> Result<(), SendError<Message>> {
+        let Some(conn) = self.core.conn_mut(id) else {
+            return Err(SendError { kind: SendErrorKind::Usage(UsageError::Closed), payload: message });
+        };
+        conn.send(message)?;
+        self.core.dirty.push(id.slot);
+        Ok(())
+    }
+
+    /// Queues a text message on connection `id`.
+    pub fn send_text(&mut self, id: ConnId, text: &str) -> Result<(), SendError<Message>> {
+        self.send(id, Message::Text(text.into()))
+    }
+
+    /// Queues `message` on every open connection, framed once.
+    pub fn broadcast(&mut self, message: &Message) -> Broadcast {
+        let prepared = PreparedMessage::new(message.clone(), self.core.config.connection.send_frame_size);
+        let mut result = Broadcast::default();
+        for slot in 0..self.core.slots.len() {
+            let Some(s) = self.core.slots[slot].as_mut() else { continue };
+            let id = ConnId { slot, generation: s.generation };
+            let Stage::Open(conn) = &mut s.stage else { continue };
+            if conn.state() != State::Open {
+                continue;
+            }
+            match conn.send_prepared(&prepared) {
+                Ok(()) => {
+                    result.sent += 1;
+                    self.core.dirty.push(slot);
+                }
+                Err(_) => result.refused.push(id),
+            }
+        }
+        result
+    }
+
+    /// Starts the close handshake of connection `id`.
+    pub fn close(&mut self, id: ConnId, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        let now = self.core.now;
+        let conn = self.core.conn_mut(id).ok_or(UsageError::Closed)?;
+        conn.close(now, code, reason)?;
+        self.core.dirty.push(id.slot);
+        Ok(())
+    }
+
+    /// The connection `id`, while it is established.
+    pub fn connection(&self, id: ConnId) -> Option<&Connection> {
+        match &self.core.slots.get(id.slot)?.as_ref().filter(|s| s.generation == id.generation)?.stage {
+            Stage::Open(conn) => Some(conn),
+            _ => None,
+        }
+    }
+
+    /// The established connections.
+    pub fn connections(&self) -> Vec<ConnId> {
+        self.core.open_ids()
+    }
+
+    /// How many connections are established.
+    pub fn open_count(&self) -> usize {
+        self.core.open
+    }
+
+    /// Opens a connection to `url` (`ws://host:port/path`) with the loop's client settings.
+    pub fn connect(&mut self, url: &str) -> Result<ConnId, ConnectError> {
+        let config = self.core.config.client.clone();
+        self.core.connect(url, config)
+    }
+
+    /// Opens a connection to `url` with these handshake settings.
+    pub fn connect_with(&mut self, url: &str, config: ClientConfig) -> Result<ConnId, ConnectError> {
+        self.core.connect(url, config)
+    }
+
+    /// Starts a graceful shutdown with this grace period.
+    pub fn shutdown(&mut self, grace: Duration) {
+        self.core.start_shutdown(grace);
+    }
+
+    /// A thread-safe handle to this loop.
+    pub fn handle(&self) -> Handle {
+        self.core.handle.clone()
+    }
+}
+
+/// A mio event loop driving WebSocket connections of both roles for one [`Handler`].
+///
+/// ```no_run
+/// use sansio_ws::connection::Message;
+/// use sansio_ws_mio::{ConnId, Ctx, DriverConfig, EventLoop, Handler};
+///
+/// struct Echo;
+/// impl Handler for Echo {
+///     fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
+///         let _ = ctx.send(id, message);
+///     }
+/// }
+///
+/// let mut event_loop = EventLoop::new(DriverConfig::default(), Echo)?;
+/// let addr = event_loop.listen("127.0.0.1:9001".parse().unwrap())?;
+/// println!("listening on ws://{addr}");
+/// event_loop.run()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EventLoop<H> {
+    core: Core,
+    handler: H,
+    events: Events,
+    scratch: Vec<u8>,
+}
+
+impl<H: Handler> EventLoop<H> {
+    /// A loop with no listener and no connection yet.
+    pub fn new(config: DriverConfig, handler: H) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (tx, commands) = mpsc::channel();
+        let clock = Clock::new();
+        let core = Core {
+            now: clock.now(),
+            clock,
+            poll,
+            config,
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_generation: 1,
+            timers: Timers::default(),
+            listener: None,
+            commands,
+            handle: Handle { tx, waker },
+            dirty: Vec::new(),
+            open: 0,
+            shutdown: None,
+            rng: OsRandom::new(),
+        };
+        Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch: vec![0; 16 * 1024] })
+    }
+
+    /// Listens on `addr` and returns the bound address (useful with port 0).
+    pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let mut listener = TcpListener::bind(addr)?;
+        self.core.poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let local = listener.local_addr()?;
+        self.core.listener = Some(listener);
+        Ok(local)
+    }
+
+    /// Opens a connection to `url` with the loop's client settings.
+    pub fn connect(&mut self, url: &str) -> Result<ConnId, ConnectError> {
+        let config = self.core.config.client.clone();
+        self.core.connect(url, config)
+    }
+
+    /// A thread-safe handle to this loop.
+    pub fn handle(&self) -> Handle {
+        self.core.handle.clone()
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The handler, mutably.
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// Runs until a graceful shutdown completes, or (with no listener) until no connection is left.
+    pub fn run(&mut self) -> io::Result<ShutdownReport> {
+        loop {
+            if let Some(report) = self.finished() {
+                return Ok(report);
+            }
+            self.turn(None)?;
+        }
+    }
+
+    /// One turn: wait for readiness or the next deadline (at most `max_wait`), then handle all of it.
+    pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
+        let now = self.core.clock.now();
+        let next = self.core.timers.next().into_iter().chain(self.core.shutdown.as_ref().map(|s| s.deadline)).min();
+        let until_timer = next.map(|t| self.core.clock.until(now, t));
+        let wait = match (until_timer, max_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Err(e) = self.core.poll.poll(&mut self.events, wait) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        self.core.now = self.core.clock.now();
+        let ready: Vec<(Token, bool, bool)> = self
+            .events
+            .iter()
+            .map(|e| (e.token(), e.is_readable() || e.is_read_closed() || e.is_error(), e.is_writable()))
+            .collect();
+        for (token, readable, writable) in ready {
+            match token {
+                LISTENER => self.accept_all(),
+                WAKER => self.run_commands(),
+                Token(slot) => self.service(slot, readable, writable),
+            }
+            self.settle_dirty();
+        }
+        let now = self.core.now;
+        while let Some((at, slot, generation)) = self.core.timers.pop_due(now) {
+            self.on_timer(slot, generation, at);
+            self.settle_dirty();
+        }
+        self.check_shutdown();
+        Ok(())
+    }
+
+    fn ctx(&mut self) -> (&mut H, Ctx<'_>) {
+        (&mut self.handler, Ctx { core: &mut self.core })
+    }
+
+    /// The loop is done: returns the report.
+    fn finished(&mut self) -> Option<ShutdownReport> {
+        let live = self.core.slots.iter().flatten().count();
+        match &self.core.shutdown {
+            Some(s) if live == 0 => Some(s.report),
+            None if live == 0 && self.core.listener.is_none() => Some(ShutdownReport::default()),
+            _ => None,
+        }
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = self.core.listener.as_ref() else { return };
+            match listener.accept() {
+                Ok((sock, peer)) => {
+                    let live = self.core.slots.iter().flatten().count();
+                    if live >= self.core.config.max_connections {
+                        drop(sock);
+                        continue;
+                    }
+                    let _ = sock.set_nodelay(true);
+                    let hs = ServerHandshake::new(self.core.config.server.clone());
+                    let deadline = self.core.now + self.core.config.handshake_timeout;
+                    if let Ok(slot) = self.core.insert(sock, peer, Stage::AwaitRequest(Box::new(hs)), deadline, false) {
+                        self.core.reschedule(slot);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Out of descriptors or a connection reset before accept: try again on the next event.
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn run_commands(&mut self) {
+        while let Ok(command) = self.core.commands.try_recv() {
+            let (handler, mut ctx) = self.ctx();
+            match command {
+                Command::Send(id, message) => {
+                    if let Err(refused) = ctx.send(id, message) {
+                        handler.on_send_refused(&mut ctx, id, refused);
+                    }
+                }
+                Command::Broadcast(message) => {
+                    let result = ctx.broadcast(&message);
+                    for id in result.refused {
+                        let refused = SendError { kind: SendErrorKind::Backpressure, payload: message.clone() };
+                        handler.on_send_refused(&mut ctx, id, refused);
+                    }
+                }
+                Command::Close(id, code, reason) => {
+                    let _ = ctx.close(id, code, &reason);
+                }
+                Command::Shutdown(grace) => ctx.shutdown(grace),
+            }
+            self.settle_dirty();
+        }
+    }
+
+    /// Readiness on a connection's socket.
+    fn service(&mut self, slot: usize, readable: bool, writable: bool) {
+        let now = self.core.now;
+        let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+        if let Stage::Connecting(_) = s.stage {
+            match connect_result(&s.sock) {
+                None => return,
+                Some(Ok(())) => {
+                    let Stage::Connecting(hs) = std::mem::replace(&mut s.stage, Stage::Lingering) else { return };
+                    hs.write_request(&mut s.pending);
+                    s.stage = Stage::AwaitResponse(hs);
+                }
+                Some(Err(e)) => return self.connect_failed(slot, ConnectError::Io(e)),
+            }
+        }
+        if readable || writable {
+            self.read_all(slot, now);
+        }
+        self.settle(slot);
+    }
+
+    /// Reads until the socket would block, acting on each piece as it comes.
+    fn read_all(&mut self, slot: usize, now: Instant) {
+        let read_size = self.core.config.read_size;
+        loop {
+            let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+            let (step, n) = s.read_step(now, read_size, &mut self.scratch);
+            match step {
+                ReadStep::Data => self.on_read(slot, n),
+                ReadStep::WouldBlock => return,
+                ReadStep::Eof => return self.on_eof(slot),
+            }
+            self.dispatch(slot);
+            if !self.core.slots.get(slot).is_some_and(Option::is_some) {
+                return;
+            }
+        }
+    }
+
+    /// Bytes read into the scratch buffer (handshake stages) or the connection (open).
+    fn on_read(&mut self, slot: usize, n: usize) {
+        let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+        let id = ConnId { slot, generation: s.generation };
+        let peer = s.peer;
+        let got = match &mut s.stage {
+            Stage::AwaitRequest(hs) => match hs.handle_input(&self.scratch[..n]) {
+                Ok(None) => return,
+                Ok(Some(request)) => Got::Request(request, hs.take_trailing()),
+                Err(e) => Got::BadRequest(e, hs.plain_http_path().map(String::from)),
+            },
+            Stage::AwaitResponse(hs) => match hs.handle_input(&self.scratch[..n]) {
+                Ok(None) => return,
+                Ok(Some(response)) => Got::Response(response, hs.take_trailing(), hs.target().resource()),
+                Err(e) => Got::BadResponse(e),
+            },
+            // Open: the bytes are already in the connection. Rejecting, lingering: discarded.
+            _ => return,
+        };
+        let now = self.core.now;
+        match got {
+            Got::Request(request, trailing) => {
+                let (handler, mut ctx) = self.ctx();
+                let decision = handler.on_request(&mut ctx, id, &request);
+                let Some(s) = self.core.slot_mut(id) else { return };
+                match decision {
+                    Decision::Accept(accept) => {
+                        if request.accept(&accept, &mut s.pending).is_err() {
+                            // The application chose an option the client did not offer: our fault.
+                            let _ = Reject::new(500)
+                                .with_body("the server chose an option the client did not offer")
+                                .write(&mut s.pending);
+                            s.stage = Stage::Rejecting;
+                            return;
+                        }
+                        let opened = Opened {
+                            role: Role::Server,
+                            peer,
+                            path: request.path().into(),
+                            subprotocol: accept.subprotocol.clone(),
+                            extensions: accept.extensions.clone(),
+                        };
+                        let conn = start(Connection::server(self.core.config.connection.clone()), now, &trailing);
+                        self.open(id, opened, conn);
+                    }
+                    Decision::Reject(reject) => {
+                        if reject.write(&mut s.pending).is_err() {
+                            let _ = Reject::new(500).write(&mut s.pending);
+                        }
+                        s.stage = Stage::Rejecting;
+                    }
+                }
+            }
+            Got::BadRequest(e, plain_path) => {
+                let page = match (&e, plain_path) {
+                    (HandshakeError::MissingUpgrade, Some(path)) => {
+                        let (handler, mut ctx) = self.ctx();
+                        handler.on_http(&mut ctx, &path)
+                    }
+                    _ => None,
+                };
+                let Some(s) = self.core.slot_mut(id) else { return };
+                match page {
+                    Some(page) if page.write(&mut s.pending).is_ok() => {}
+                    _ => e.write_response(&mut s.pending),
+                }
+                s.stage = Stage::Rejecting;
+            }
+            Got::Response(response, trailing, path) => {
+                let opened = Opened {
+                    role: Role::Client,
+                    peer,
+                    path,
+                    subprotocol: response.subprotocol().map(Into::into),
+                    extensions: response.extensions().to_vec(),
+                };
+                let conn = start(Connection::client(self.core.config.connection.clone()), now, &trailing);
+                self.open(id, opened, conn);
+            }
+            Got::BadResponse(e) => self.connect_failed(slot, ConnectError::Handshake(e)),
+        }
+    }
+
+    /// The handshake completed: the connection is established.
+    fn open(&mut self, id: ConnId, opened: Opened, conn: Connection) {
+        let Some(s) = self.core.slot_mut(id) else { return };
+        s.stage = Stage::Open(Box::new(conn));
+        s.opened = true;
+        s.counted = true;
+        self.core.open += 1;
+        let (handler, mut ctx) = self.ctx();
+        handler.on_open(&mut ctx, id, &opened);
+        if self.core.shutdown.is_some() {
+            let now = self.core.now;
+            if let Some(conn) = self.core.conn_mut(id) {
+                let _ = conn.close(now, CloseCode::GOING_AWAY, "server shutdown");
+            }
+        }
+        self.core.dirty.push(id.slot);
+    }
+
+    fn on_eof(&mut self, slot: usize) {
+        let now = self.core.now;
+        let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+        match &mut s.stage {
+            Stage::Open(conn) => {
+                conn.handle_eof(now);
+                self.dispatch(slot);
+                self.core.remove(slot);
+            }
+            Stage::Connecting(_) | Stage::AwaitResponse(_) => {
+                let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection during the handshake");
+                self.connect_failed(slot, ConnectError::Io(e));
+            }
+            _ => self.core.remove(slot),
+        }
+    }
+
+    fn connect_failed(&mut self, slot: usize, error: ConnectError) {
+        let Some(generation) = self.core.slots.get(slot).and_then(Option::as_ref).map(|s| s.generation) else { return };
+        self.core.remove(slot);
+        let (handler, mut ctx) = self.ctx();
+        handler.on_connect_error(&mut ctx, ConnId { slot, generation }, error);
+    }
+
+    /// Hands the connection's events to the handler; returns how many.
+    fn dispatch(&mut self, slot: usize) -> usize {
+        let mut count = 0;
+        loop {
+            let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return count };
+            let id = ConnId { slot, generation: s.generation };
+            let Stage::Open(conn) = &mut s.stage else { return count };
+            let Some(event) = conn.poll_event() else { return count };
+            count += 1;
+            let (handler, mut ctx) = self.ctx();
+            match event {
+                Event::Message(m) => handler.on_message(&mut ctx, id, m),
+                Event::Closed(closed) => {
+                    self.core.on_closed(slot, &closed);
+                    let (handler, mut ctx) = self.ctx();
+                    handler.on_close(&mut ctx, id, &closed);
+                }
+                other => handler.on_event(&mut ctx, id, &other),
+            }
+        }
+    }
+
+    /// Writes what is pending, hands events on, moves stages forward, and reschedules the timer.
+    fn settle(&mut self, slot: usize) {
+        let now = self.core.now;
+        for _ in 0..64 {
+            let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+            match s.flush(now) {
+                Ok(more) => {
+                    let registry = self.core.poll.registry();
+                    if s.update_interest(registry, Token(slot), more).is_err() {
+                        return self.on_eof(slot);
+                    }
+                    if !more && matches!(s.stage, Stage::Rejecting) {
+                        s.shutdown_write();
+                        s.stage = Stage::Lingering;
+                        s.deadline = now + self.core.config.linger;
+                    }
+                }
+                // Reset or broken pipe: the peer is gone.
+                Err(_) => return self.on_eof(slot),
+            }
+            // Events may make the handler send: write again until nothing new comes.
+            if self.dispatch(slot) == 0 {
+                break;
+            }
+        }
+        self.core.reschedule(slot);
+    }
+
+    fn settle_dirty(&mut self) {
+        while let Some(slot) = self.core.dirty.pop() {
+            self.settle(slot);
+        }
+    }
+
+    fn on_timer(&mut self, slot: usize, generation: u64, at: Instant) {
+        let now = self.core.now;
+        let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+        if s.generation != generation || s.scheduled != Some(at) {
+            return;
+        }
+        s.scheduled = None;
+        match &mut s.stage {
+            Stage::Open(conn) => {
+                conn.handle_timeout(now);
+                self.settle(slot);
+            }
+            _ if now < s.deadline => self.core.reschedule(slot),
+            Stage::Connecting(_) | Stage::AwaitResponse(_) => self.connect_failed(slot, ConnectError::Timeout),
+            _ => self.core.remove(slot),
+        }
+    }
+
+    fn check_shutdown(&mut self) {
+        let Some(deadline) = self.core.shutdown.as_ref().map(|s| s.deadline) else { return };
+        if self.core.now < deadline {
+            return;
+        }
+        // Grace is over: force-close what is left.
+        for slot in 0..self.core.slots.len() {
+            let Some(s) = self.core.slots[slot].as_mut() else { continue };
+            if let Stage::Open(conn) = &mut s.stage {
+                conn.abort();
+                if let Some(sd) = self.core.shutdown.as_mut() {
+                    sd.report.forced += 1;
+                }
+                self.dispatch(slot);
+            }
+            self.core.remove(slot);
+        }
+    }
+}
+
+/// What a handshake stage produced from one read.
+enum Got {
+    Request(Request, Bytes),
+    BadRequest(HandshakeError, Option<String>),
+    Response(Response, Bytes, String),
+    BadResponse(ClientHandshakeError),
+}
+
+/// A fresh connection started at `now`, fed the bytes that followed the handshake.
+fn start(mut conn: Connection, now: Instant, trailing: &[u8]) -> Connection {
+    conn.set_start(now);
+    if !trailing.is_empty() {
+        conn.handle_input(now, trailing);
+    }
+    conn
+}
+
+/// Whether a non-blocking connect has finished: `None` while in progress.
+fn connect_result(sock: &TcpStream) -> Option<io::Result<()>> {
+    match sock.take_error() {
+        Ok(Some(e)) | Err(e) => return Some(Err(e)),
+        Ok(None) => {}
+    }
+    match sock.peer_addr() {
+        Ok(_) => Some(Ok(())),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+impl Core {
+    fn slot_mut(&mut self, id: ConnId) -> Option<&mut Slot> {
+        self.slots.get_mut(id.slot)?.as_mut().filter(|s| s.generation == id.generation)
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
+        match &mut self.slot_mut(id)?.stage {
+            Stage::Open(conn) => Some(conn),
+            _ => None,
+        }
+    }
+
+    fn open_ids(&self) -> Vec<ConnId> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| {
+                let s = s.as_ref()?;
+                matches!(s.stage, Stage::Open(_)).then_some(ConnId { slot, generation: s.generation })
+            })
+            .collect()
+    }
+
+    fn insert(&mut self, mut sock: TcpStream, peer: SocketAddr, stage: Stage, deadline: Instant, write: bool) -> io::Result<usize> {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let interest = if write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        if let Err(e) = self.poll.registry().register(&mut sock, Token(slot), interest) {
+            self.free.push(slot);
+            return Err(e);
+        }
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.slots[slot] = Some(Slot {
+            generation,
+            sock,
+            peer,
+            stage,
+            pending: Vec::new(),
+            pending_written: 0,
+            deadline,
+            scheduled: None,
+            writable_interest: write,
+            opened: false,
+            counted: false,
+        });
+        Ok(slot)
+    }
+
+    fn remove(&mut self, slot: usize) {
+        let Some(mut s) = self.slots.get_mut(slot).and_then(Option::take) else { return };
+        let _ = self.poll.registry().deregister(&mut s.sock);
+        if s.counted {
+            self.open -= 1;
+        }
+        self.free.push(slot);
+    }
+
+    /// The final event of slot's connection: shut our write side and linger for the peer's EOF.
+    fn on_closed(&mut self, slot: usize, closed: &Closed) {
+        if let Some(sd) = self.shutdown.as_mut() {
+            match closed.cause {
+                CloseCause::Clean { .. } => sd.report.clean += 1,
+                CloseCause::LocalAbort => {}
+                _ => sd.report.other += 1,
+            }
+            if closed.cause == CloseCause::LocalAbort {
+                sd.report.unsent_bytes += closed.unsent.bytes;
+            }
+        }
+        let now = self.now;
+        let linger = self.config.linger;
+        let Some(s) = self.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+        s.shutdown_write();
+        if s.counted {
+            s.counted = false;
+            self.open -= 1;
+        }
+        s.stage = Stage::Lingering;
+        s.deadline = now + linger;
+        self.dirty.push(slot);
+    }
+
+    /// Makes sure the timer heap will wake the slot at its next deadline.
+    fn reschedule(&mut self, slot: usize) {
+        let Some(s) = self.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+        let Some(at) = s.next_deadline() else { return };
+        if s.scheduled.is_none_or(|scheduled| at < scheduled) {
+            s.scheduled = Some(at);
+            self.timers.push(at, slot, s.generation);
+        }
+    }
+
+    fn connect(&mut self, url: &str, config: ClientConfig) -> Result<ConnId, ConnectError> {
+        let hs = ClientHandshake::new(url, config, &mut self.rng).map_err(ConnectError::Request)?;
+        let target = hs.target();
+        if target.is_secure() {
+            let e = io::Error::new(io::ErrorKind::Unsupported, "wss:// needs TLS, which this driver does not provide");
+            return Err(ConnectError::Io(e));
+        }
+        let host = target.host().trim_start_matches('[').trim_end_matches(']').to_string();
+        let addr = (host.as_str(), target.port())
+            .to_socket_addrs()
+            .map_err(ConnectError::Io)?
+            .next()
+            .ok_or_else(|| ConnectError::Io(io::Error::new(io::ErrorKind::NotFound, "the host has no address")))?;
+        let sock = TcpStream::connect(addr).map_err(ConnectError::Io)?;
+        let _ = sock.set_nodelay(true);
+        let deadline = self.now + self.config.handshake_timeout;
+        let slot = self.insert(sock, addr, Stage::Connecting(Box::new(hs)), deadline, true).map_err(ConnectError::Io)?;
+        self.reschedule(slot);
+        let generation = self.slots[slot].as_ref().map_or(0, |s| s.generation);
+        Ok(ConnId { slot, generation })
+    }
+
+    fn start_shutdown(&mut self, grace: Duration) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        let now = self.now;
+        self.shutdown = Some(ShutdownState { deadline: now + grace, report: ShutdownReport::default() });
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        for slot in 0..self.slots.len() {
+            let Some(s) = self.slots[slot].as_mut() else { continue };
+            match &mut s.stage {
+                Stage::Open(conn) => {
+                    let _ = conn.close(now, CloseCode::GOING_AWAY, "server shutdown");
+                    self.dirty.push(slot);
+                }
+                Stage::AwaitRequest(_) | Stage::Connecting(_) | Stage::AwaitResponse(_) => {
+                    if let Some(sd) = self.shutdown.as_mut() {
+                        sd.report.handshakes_dropped += 1;
+                    }
+                    self.remove(slot);
+                }
+                Stage::Rejecting | Stage::Lingering => {}
+            }
+        }
+    }
+}

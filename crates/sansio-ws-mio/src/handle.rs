@@ -1,0 +1,66 @@
+//! A thread-safe handle: other threads send, broadcast, close and shut down through it.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sansio_ws::connection::Message;
+use sansio_ws::frame::CloseCode;
+
+use crate::ConnId;
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send(ConnId, Message),
+    Broadcast(Message),
+    Close(ConnId, CloseCode, String),
+    Shutdown(Duration),
+}
+
+/// Sends commands to an [`EventLoop`](crate::EventLoop) from any thread. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) waker: Arc<mio::Waker>,
+}
+
+/// The event loop has stopped; the command was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the event loop has stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+impl Handle {
+    fn command(&self, c: Command) -> Result<(), Stopped> {
+        self.tx.send(c).map_err(|_| Stopped)?;
+        self.waker.wake().map_err(|_| Stopped)
+    }
+
+    /// Queues `message` on connection `id`. A refusal reaches
+    /// [`Handler::on_send_refused`](crate::Handler::on_send_refused).
+    pub fn send(&self, id: ConnId, message: Message) -> Result<(), Stopped> {
+        self.command(Command::Send(id, message))
+    }
+
+    /// Queues `message` on every open connection, encoded once.
+    pub fn broadcast(&self, message: Message) -> Result<(), Stopped> {
+        self.command(Command::Broadcast(message))
+    }
+
+    /// Starts the close handshake of connection `id`.
+    pub fn close(&self, id: ConnId, code: CloseCode, reason: &str) -> Result<(), Stopped> {
+        self.command(Command::Close(id, code, reason.into()))
+    }
+
+    /// Shuts the loop down gracefully: stop accepting, close every connection with 1001 after its
+    /// queued messages, wait for the close handshakes up to `grace`, then force-close the rest.
+    pub fn shutdown(&self, grace: Duration) -> Result<(), Stopped> {
+        self.command(Command::Shutdown(grace))
+    }
+}

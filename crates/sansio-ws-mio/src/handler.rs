@@ -1,0 +1,110 @@
+//! How an application plugs in: a [`Handler`] called by the event loop.
+
+use std::net::SocketAddr;
+
+use sansio_ws::connection::{Closed, Event, Message};
+use sansio_ws::error::SendError;
+use sansio_ws::handshake::{Accept, ClientHandshakeError, Extension, Reject, Request, RequestError};
+use sansio_ws::Role;
+
+use crate::event_loop::Ctx;
+
+/// Identifies a connection of an event loop. Ids are not reused: a closed connection's id never
+/// names a later one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    pub(crate) slot: usize,
+    pub(crate) generation: u64,
+}
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.generation)
+    }
+}
+
+/// The answer to a WebSocket request.
+#[derive(Clone, Debug)]
+pub enum Decision {
+    /// Switch protocols, with the chosen subprotocol and extensions.
+    Accept(Accept),
+    /// Refuse with an HTTP response, then close.
+    Reject(Reject),
+}
+
+/// What is known about a connection when it opens.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    /// Whether we accepted it (server) or opened it (client).
+    pub role: Role,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The request path (server) or the target's resource (client).
+    pub path: String,
+    /// The negotiated subprotocol.
+    pub subprotocol: Option<String>,
+    /// The negotiated extensions.
+    pub extensions: Vec<Extension>,
+}
+
+/// Why an outgoing connection did not open.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The URL or the client settings were invalid.
+    Request(RequestError),
+    /// The target's host could not be resolved, or TCP failed.
+    Io(std::io::Error),
+    /// The server refused the upgrade or answered wrongly.
+    Handshake(ClientHandshakeError),
+    /// The handshake did not complete within the handshake timeout.
+    Timeout,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Request(e) => write!(f, "invalid request: {e}"),
+            ConnectError::Io(e) => write!(f, "connection failed: {e}"),
+            ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            ConnectError::Timeout => f.write_str("handshake timed out"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// The application's side of the event loop. Every method has a default, so a handler implements
+/// only what it needs. Each gets a [`Ctx`] to send, broadcast, close, connect or shut down.
+#[allow(unused_variables)]
+pub trait Handler {
+    /// A valid WebSocket request arrived: accept it (default, no subprotocol) or reject it.
+    fn on_request(&mut self, ctx: &mut Ctx<'_>, id: ConnId, request: &Request) -> Decision {
+        Decision::Accept(Accept::new())
+    }
+
+    /// A plain HTTP `GET` without `Upgrade` arrived for `path`: answer it with a page (a
+    /// [`Reject`] with status 200 and a body), or `None` for the default 400.
+    fn on_http(&mut self, ctx: &mut Ctx<'_>, path: &str) -> Option<Reject> {
+        None
+    }
+
+    /// A connection is established (either role).
+    fn on_open(&mut self, ctx: &mut Ctx<'_>, id: ConnId, opened: &Opened) {}
+
+    /// A complete message arrived.
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {}
+
+    /// Any other event: streamed fragments, pings and pongs, a received Close, `Writable`.
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, id: ConnId, event: &Event) {}
+
+    /// The connection ended; `closed` says why and what was left unsent. Called exactly once per
+    /// opened connection.
+    fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {}
+
+    /// An outgoing connection failed before it opened.
+    fn on_connect_error(&mut self, ctx: &mut Ctx<'_>, id: ConnId, error: ConnectError) {}
+
+    /// A send made through a [`Handle`](crate::Handle) was refused (backpressure, or the
+    /// connection is closing); the message comes back here rather than being dropped.
+    fn on_send_refused(&mut self, ctx: &mut Ctx<'_>, id: ConnId, refused: SendError<Message>) {}
+}

@@ -1,0 +1,134 @@
+//! One socket and the stage of its life: connecting, handshaking, open, or lingering.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use sansio_ws::Instant;
+use sansio_ws::connection::Connection;
+use sansio_ws::handshake::{ClientHandshake, ServerHandshake};
+
+/// Where a socket is in its life.
+pub(crate) enum Stage {
+    /// An outgoing TCP connection in progress.
+    Connecting(Box<ClientHandshake>),
+    /// Accepted; reading the client's request.
+    AwaitRequest(Box<ServerHandshake>),
+    /// Request written; reading the server's response.
+    AwaitResponse(Box<ClientHandshake>),
+    /// A refusal is being written; then the socket closes.
+    Rejecting,
+    /// Established.
+    Open(Box<Connection>),
+    /// The connection is over: our write side is shut, reads are drained until EOF or the deadline.
+    Lingering,
+}
+
+/// A socket of the event loop.
+pub(crate) struct Slot {
+    pub(crate) generation: u64,
+    pub(crate) sock: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) stage: Stage,
+    /// Raw bytes to write before anything else (handshake request or response, a refusal).
+    pub(crate) pending: Vec<u8>,
+    pub(crate) pending_written: usize,
+    /// Handshake, refusal or linger deadline (not used while open).
+    pub(crate) deadline: Instant,
+    /// The deadline this slot has in the timer heap.
+    pub(crate) scheduled: Option<Instant>,
+    pub(crate) writable_interest: bool,
+    /// The application has been told the connection opened (so it is owed an `on_close`).
+    pub(crate) opened: bool,
+    /// Counted in the loop's open-connection total.
+    pub(crate) counted: bool,
+}
+
+/// What one read did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadStep {
+    /// Bytes were read and handed on; read again.
+    Data,
+    /// The socket has nothing more for now.
+    WouldBlock,
+    /// The peer closed its side (or the socket failed).
+    Eof,
+}
+
+impl Slot {
+    /// The deadline the loop must wake this slot at.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        match &self.stage {
+            Stage::Open(conn) => conn.poll_timeout(),
+            _ => Some(self.deadline),
+        }
+    }
+
+    /// Writes `pending`, then (when open) the connection's output, until done or the socket
+    /// would block. Returns whether output remains.
+    pub(crate) fn flush(&mut self, now: Instant) -> io::Result<bool> {
+        while self.pending_written < self.pending.len() {
+            match self.sock.write(&self.pending[self.pending_written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.pending_written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pending.clear();
+        self.pending_written = 0;
+        let Stage::Open(conn) = &mut self.stage else { return Ok(false) };
+        loop {
+            let mut slices = [IoSlice::new(&[]); 64];
+            let n = conn.transmit_io_slices(&mut slices);
+            if n == 0 {
+                return Ok(false);
+            }
+            match self.sock.write_vectored(&slices[..n]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(written) => conn.advance_transmit(now, written),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Registers write interest only while output is pending.
+    pub(crate) fn update_interest(&mut self, registry: &Registry, token: Token, want_write: bool) -> io::Result<()> {
+        if want_write != self.writable_interest {
+            let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            registry.reregister(&mut self.sock, token, interest)?;
+            self.writable_interest = want_write;
+        }
+        Ok(())
+    }
+
+    /// One read: straight into the open connection's receive buffer, or into `scratch` for the
+    /// other stages (handed to `sink`).
+    pub(crate) fn read_step(&mut self, now: Instant, read_size: usize, scratch: &mut [u8]) -> (ReadStep, usize) {
+        let result = match &mut self.stage {
+            Stage::Open(conn) => {
+                let buf = conn.input_buffer(read_size);
+                let r = self.sock.read(buf);
+                conn.handle_input_buffer(now, *r.as_ref().unwrap_or(&0));
+                r
+            }
+            _ => self.sock.read(scratch),
+        };
+        match result {
+            Ok(0) => (ReadStep::Eof, 0),
+            Ok(n) => (ReadStep::Data, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => (ReadStep::WouldBlock, 0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => (ReadStep::Data, 0),
+            Err(_) => (ReadStep::Eof, 0),
+        }
+    }
+
+    /// Shuts our write side (the peer sees EOF after everything we wrote).
+    pub(crate) fn shutdown_write(&mut self) {
+        let _ = self.sock.shutdown(Shutdown::Write);
+    }
+}

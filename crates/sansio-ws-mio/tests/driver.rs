@@ -1,0 +1,257 @@
+//! The mio driver on real loopback sockets: both roles in one loop, handshake timeout, connection
+//! cap, broadcast, the thread-safe handle, and graceful shutdown.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant as StdInstant};
+
+use bytes::Bytes;
+use sansio_ws::connection::{CloseCause, Closed, Config, Event, Message, Side};
+use sansio_ws::frame::CloseCode;
+use sansio_ws::handshake::{OriginPolicy, ServerConfig};
+use sansio_ws::Role;
+use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
+
+/// Records everything; echoes on the server side; scripted client behaviour.
+#[derive(Default)]
+struct Recorder {
+    opened: Vec<(ConnId, Role)>,
+    received: Vec<(Role, Message)>,
+    closed: Vec<(Role, Closed)>,
+    connect_errors: Vec<String>,
+    roles: std::collections::HashMap<ConnId, Role>,
+    /// Messages the client sends on open; then it closes after as many echoes.
+    script: Vec<Message>,
+    pongs: usize,
+}
+
+impl Handler for Recorder {
+    fn on_open(&mut self, ctx: &mut Ctx<'_>, id: ConnId, opened: &Opened) {
+        self.opened.push((id, opened.role));
+        self.roles.insert(id, opened.role);
+        if opened.role == Role::Client {
+            for m in self.script.clone() {
+                ctx.send(id, m).unwrap();
+            }
+            ctx.connection(id).unwrap();
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
+        let role = self.roles[&id];
+        self.received.push((role, message.clone()));
+        match role {
+            Role::Server => {
+                let _ = ctx.send(id, message);
+            }
+            Role::Client => {
+                let echoes = self.received.iter().filter(|(r, _)| *r == Role::Client).count();
+                if echoes == self.script.len() {
+                    ctx.close(id, CloseCode::NORMAL, "done").unwrap();
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, event: &Event) {
+        if matches!(event, Event::Pong(_)) {
+            self.pongs += 1;
+        }
+    }
+
+    fn on_close(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
+        self.closed.push((self.roles[&id], closed.clone()));
+    }
+
+    fn on_connect_error(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, error: ConnectError) {
+        self.connect_errors.push(error.to_string());
+    }
+}
+
+fn config() -> DriverConfig {
+    DriverConfig {
+        server: ServerConfig { origin_policy: OriginPolicy::Any, ..ServerConfig::default() },
+        connection: Config { heartbeat: None, ..Config::default() },
+        ..DriverConfig::default()
+    }
+}
+
+fn listen<H: Handler>(el: &mut EventLoop<H>) -> SocketAddr {
+    el.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+/// Turns the loop until `done` or a 10 s wall-clock bound.
+fn turn_until<H: Handler>(el: &mut EventLoop<H>, mut done: impl FnMut(&H) -> bool) {
+    let start = StdInstant::now();
+    while !done(el.handler()) {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out");
+        el.turn(Some(Duration::from_millis(20))).unwrap();
+    }
+}
+
+#[test]
+fn client_and_server_in_one_loop_echo_and_close_cleanly() {
+    let big = Message::Binary(Bytes::from((0..8 << 20).map(|i| i as u8).collect::<Vec<u8>>()));
+    let script = vec![Message::Text("hello".into()), Message::Text("é☃𝄞".into()), Message::Binary(Bytes::new()), big];
+    let mut el = EventLoop::new(config(), Recorder { script: script.clone(), ..Recorder::default() }).unwrap();
+    let addr = listen(&mut el);
+    el.connect(&format!("ws://{addr}/echo?x=1")).unwrap();
+    turn_until(&mut el, |h| h.closed.len() == 2);
+    let h = el.handler();
+    assert_eq!(h.opened.len(), 2);
+    let at_server: Vec<_> = h.received.iter().filter(|(r, _)| *r == Role::Server).map(|(_, m)| m.clone()).collect();
+    let at_client: Vec<_> = h.received.iter().filter(|(r, _)| *r == Role::Client).map(|(_, m)| m.clone()).collect();
+    assert_eq!(at_server, script);
+    assert_eq!(at_client, script);
+    for (role, closed) in &h.closed {
+        let initiator = if *role == Role::Client { Side::Local } else { Side::Remote };
+        assert_eq!(closed.cause, CloseCause::Clean { code: CloseCode::NORMAL, reason: "done".into(), initiator }, "{role:?}");
+        assert_eq!(closed.unsent, Default::default());
+    }
+}
+
+#[test]
+fn refused_connections_are_reported_to_the_client() {
+    let mut el = EventLoop::new(config(), Recorder::default()).unwrap();
+    // Nothing listens on this port (bound then dropped).
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    el.connect(&format!("ws://{free}/")).unwrap();
+    turn_until(&mut el, |h| !h.connect_errors.is_empty());
+    assert!(el.handler().connect_errors[0].contains("connection failed"), "{:?}", el.handler().connect_errors);
+    assert!(el.connect("wss://127.0.0.1:1/").is_err(), "no TLS in this driver");
+    assert!(el.connect("http://127.0.0.1:1/").is_err());
+}
+
+#[test]
+fn a_silent_client_is_dropped_after_the_handshake_timeout() {
+    let cfg = DriverConfig { handshake_timeout: Duration::from_millis(200), ..config() };
+    let mut el = EventLoop::new(cfg, Recorder::default()).unwrap();
+    let addr = listen(&mut el);
+    let mut silent = TcpStream::connect(addr).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = StdInstant::now();
+    let t = std::thread::spawn(move || {
+        let mut buf = [0u8; 16];
+        silent.read(&mut buf).map(|n| (n, started.elapsed()))
+    });
+    while !t.is_finished() {
+        el.turn(Some(Duration::from_millis(20))).unwrap();
+    }
+    let (n, elapsed) = t.join().unwrap().unwrap();
+    assert_eq!(n, 0, "closed without a byte");
+    assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn bad_requests_get_their_http_status_and_plain_gets_a_400() {
+    let mut el = EventLoop::new(config(), Recorder::default()).unwrap();
+    let addr = listen(&mut el);
+    let ask = |request: &'static [u8]| {
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(request).unwrap();
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    };
+    let version = ask(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+    let plain = ask(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    while !(version.is_finished() && plain.is_finished()) {
+        el.turn(Some(Duration::from_millis(20))).unwrap();
+    }
+    let version = version.join().unwrap();
+    assert!(version.starts_with("HTTP/1.1 426 "), "{version}");
+    assert!(version.contains("Sec-WebSocket-Version: 13"));
+    assert!(plain.join().unwrap().starts_with("HTTP/1.1 400 "));
+}
+
+#[test]
+fn connections_beyond_the_cap_are_closed() {
+    let cfg = DriverConfig { max_connections: 2, ..config() };
+    let mut el = EventLoop::new(cfg, Recorder::default()).unwrap();
+    let addr = listen(&mut el);
+    let mut socks: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    for _ in 0..20 {
+        el.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    let third = &mut socks[2];
+    third.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(third.read(&mut buf).unwrap_or(0), 0, "the third connection is closed at once");
+    socks[0].set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    assert!(socks[0].read(&mut buf).is_err(), "the first is still open (read times out)");
+}
+
+/// Counts messages, for broadcast and handle tests.
+#[derive(Default)]
+struct Counter {
+    open: Vec<ConnId>,
+    messages: usize,
+    closed: Vec<CloseCause>,
+}
+
+impl Handler for Counter {
+    fn on_open(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, opened: &Opened) {
+        if opened.role == Role::Server {
+            self.open.push(id);
+        }
+    }
+    fn on_message(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, _m: Message) {
+        self.messages += 1;
+    }
+    fn on_close(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, closed: &Closed) {
+        self.closed.push(closed.cause.clone());
+    }
+}
+
+#[test]
+fn handle_broadcasts_from_another_thread_and_shuts_down_gracefully() {
+    let mut server = EventLoop::new(config(), Counter::default()).unwrap();
+    let addr = listen(&mut server);
+    let handle = server.handle();
+    // Clients live in their own loop on another thread.
+    let clients = std::thread::spawn(move || {
+        let mut el = EventLoop::new(config(), Counter::default()).unwrap();
+        for _ in 0..5 {
+            el.connect(&format!("ws://{addr}/")).unwrap();
+        }
+        let start = StdInstant::now();
+        while el.handler().closed.len() < 5 && start.elapsed() < Duration::from_secs(10) {
+            el.turn(Some(Duration::from_millis(20))).unwrap();
+        }
+        (el.handler().messages, el.handler().closed.clone())
+    });
+    turn_until(&mut server, |h| h.open.len() == 5);
+    let sender = std::thread::spawn(move || {
+        for i in 0..3 {
+            handle.broadcast(Message::Text(format!("news {i}").into())).unwrap();
+        }
+        handle.shutdown(Duration::from_secs(5)).unwrap();
+    });
+    let report = server.run().unwrap();
+    sender.join().unwrap();
+    let (messages, closed) = clients.join().unwrap();
+    assert_eq!(messages, 15, "3 broadcasts reached 5 clients before the shutdown Close");
+    assert_eq!(report.clean, 5, "{report:?}");
+    assert_eq!((report.forced, report.other), (0, 0));
+    assert!(closed.iter().all(|c| matches!(c, CloseCause::Clean { code: CloseCode::GOING_AWAY, initiator: Side::Remote, .. })), "{closed:?}");
+}
+
+#[test]
+fn shutdown_force_closes_peers_that_do_not_answer() {
+    let mut server = EventLoop::new(config(), Counter::default()).unwrap();
+    let addr = listen(&mut server);
+    // A raw client that completes the handshake, then never reads or answers.
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+    turn_until(&mut server, |h| h.open.len() == 1);
+    server.handle().shutdown(Duration::from_millis(300)).unwrap();
+    let started = StdInstant::now();
+    let report = server.run().unwrap();
+    assert_eq!((report.clean, report.forced), (0, 1), "{report:?} {:?}", server.handler().closed);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(server.handler().closed, [CloseCause::LocalAbort]);
+    drop(raw);
+}
