@@ -3,6 +3,9 @@
 //!
 //! `cargo run --release -p sansio-ws-mio --example autobahn-client -- ws://127.0.0.1:9001`
 
+// An example program talks to its user on the terminal.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
 use sansio_ws::connection::{Closed, Config, Message};
 use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
 
@@ -83,7 +86,8 @@ impl Handler for Runner {
 
 fn main() -> std::io::Result<()> {
     let base = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".into());
-    let config = DriverConfig { connection: Config { heartbeat: None, ..Config::default() }, ..DriverConfig::default() };
+    let config =
+        DriverConfig { connection: Config { heartbeat: None, ..Config::default() }, ..DriverConfig::default() };
     let runner = Runner { base, step: Step::CaseCount, cases: 0, failed: None };
     let mut event_loop = EventLoop::new(config, runner)?;
     let url = event_loop.handler().url();

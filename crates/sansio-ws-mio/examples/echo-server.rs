@@ -2,6 +2,9 @@
 //!
 //! `cargo run --release -p sansio-ws-mio --example echo-server -- 127.0.0.1:9001`
 
+// An example program talks to its user on the terminal.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
 use std::net::SocketAddr;
 
 use sansio_ws::connection::{Config, Message};

@@ -2,16 +2,16 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use sansio_ws::connection::{CloseCause, Closed, Connection, Event, Message, PreparedMessage, State};
 use sansio_ws::error::{SendError, SendErrorKind, UsageError};
 use sansio_ws::frame::CloseCode;
-use bytes::Bytes;
 use sansio_ws::handshake::{
     ClientConfig, ClientHandshake, ClientHandshakeError, HandshakeError, Reject, Request, Response, ServerHandshake,
 };
@@ -520,7 +520,10 @@ impl<H: Handler> EventLoop<H> {
                 self.core.remove(slot);
             }
             Stage::Connecting(_) | Stage::AwaitResponse(_) => {
-                let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection during the handshake");
+                let e = io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection during the handshake",
+                );
                 self.connect_failed(slot, ConnectError::Io(e));
             }
             _ => self.core.remove(slot),
@@ -681,7 +684,14 @@ impl Core {
             .collect()
     }
 
-    fn insert(&mut self, mut sock: TcpStream, peer: SocketAddr, stage: Stage, deadline: Instant, write: bool) -> io::Result<usize> {
+    fn insert(
+        &mut self,
+        mut sock: TcpStream,
+        peer: SocketAddr,
+        stage: Stage,
+        deadline: Instant,
+        write: bool,
+    ) -> io::Result<usize> {
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1
@@ -769,7 +779,8 @@ impl Core {
         let sock = TcpStream::connect(addr).map_err(ConnectError::Io)?;
         let _ = sock.set_nodelay(true);
         let deadline = self.now + self.config.handshake_timeout;
-        let slot = self.insert(sock, addr, Stage::Connecting(Box::new(hs)), deadline, true).map_err(ConnectError::Io)?;
+        let slot =
+            self.insert(sock, addr, Stage::Connecting(Box::new(hs)), deadline, true).map_err(ConnectError::Io)?;
         self.reschedule(slot);
         let generation = self.slots[slot].as_ref().map_or(0, |s| s.generation);
         Ok(ConnId { slot, generation })

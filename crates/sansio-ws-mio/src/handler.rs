@@ -2,10 +2,10 @@
 
 use std::net::SocketAddr;
 
+use sansio_ws::Role;
 use sansio_ws::connection::{Closed, Event, Message};
 use sansio_ws::error::SendError;
 use sansio_ws::handshake::{Accept, ClientHandshakeError, Extension, Reject, Request, RequestError};
-use sansio_ws::Role;
 
 use crate::event_loop::Ctx;
 

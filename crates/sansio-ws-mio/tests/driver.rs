@@ -6,10 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant as StdInstant};
 
 use bytes::Bytes;
+use sansio_ws::Role;
 use sansio_ws::connection::{CloseCause, Closed, Config, Event, Message, Side};
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{OriginPolicy, ServerConfig};
-use sansio_ws::Role;
 use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
 
 /// Records everything; echoes on the server side; scripted client behaviour.
@@ -105,7 +105,11 @@ fn client_and_server_in_one_loop_echo_and_close_cleanly() {
     assert_eq!(at_client, script);
     for (role, closed) in &h.closed {
         let initiator = if *role == Role::Client { Side::Local } else { Side::Remote };
-        assert_eq!(closed.cause, CloseCause::Clean { code: CloseCode::NORMAL, reason: "done".into(), initiator }, "{role:?}");
+        assert_eq!(
+            closed.cause,
+            CloseCause::Clean { code: CloseCode::NORMAL, reason: "done".into(), initiator },
+            "{role:?}"
+        );
         assert_eq!(closed.unsent, Default::default());
     }
 }
@@ -236,7 +240,12 @@ fn handle_broadcasts_from_another_thread_and_shuts_down_gracefully() {
     assert_eq!(messages, 15, "3 broadcasts reached 5 clients before the shutdown Close");
     assert_eq!(report.clean, 5, "{report:?}");
     assert_eq!((report.forced, report.other), (0, 0));
-    assert!(closed.iter().all(|c| matches!(c, CloseCause::Clean { code: CloseCode::GOING_AWAY, initiator: Side::Remote, .. })), "{closed:?}");
+    assert!(
+        closed
+            .iter()
+            .all(|c| matches!(c, CloseCause::Clean { code: CloseCode::GOING_AWAY, initiator: Side::Remote, .. })),
+        "{closed:?}"
+    );
 }
 
 #[test]

@@ -56,9 +56,20 @@ fn feed(input: &[u8], cuts: &[usize], mode: ReceiveMode) -> (Vec<Event>, Vec<u8>
     for p in points {
         conn.handle_input(now, &input[start..p.max(start)]);
         start = p.max(start);
-        while conn.poll_transmit(now, &mut out) > 0 {}
-        while let Some(e) = conn.poll_event() {
-            events.push(e);
+        // The drain contract: events first (they may make us send), then output, until neither
+        // gives anything.
+        loop {
+            let before = events.len();
+            while let Some(e) = conn.poll_event() {
+                events.push(e);
+            }
+            let mut wrote = 0;
+            while conn.poll_transmit(now, &mut out) > 0 {
+                wrote += 1;
+            }
+            if events.len() == before && wrote == 0 {
+                break;
+            }
         }
     }
     (events, out)

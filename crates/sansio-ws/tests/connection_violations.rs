@@ -36,9 +36,13 @@ fn quiet() -> Config {
 fn run(conn: &mut Connection, input: &[u8]) -> (Vec<Event>, Vec<u8>) {
     let now = Instant::from_secs(1);
     conn.handle_input(now, input);
+    let mut events = Vec::new();
+    while let Some(e) = conn.poll_event() {
+        events.push(e);
+    }
     let mut out = Vec::new();
     while conn.poll_transmit(now, &mut out) > 0 {}
-    let mut events = Vec::new();
+    // Writing the Close frame is what completes a failure.
     while let Some(e) = conn.poll_event() {
         events.push(e);
     }
@@ -167,4 +171,32 @@ fn data_after_the_peers_close_is_ignored() {
     assert!(matches!(events.last(), Some(Event::Closed(c)) if c.cause.code() == CloseCode::NORMAL));
     assert_eq!(conn.stats().bytes_ignored, masked(0x81, b"after close").len() as u64);
     let _ = Role::Server;
+}
+
+/// A message that arrives in the same read as a violation or the peer's Close can still be
+/// answered: the answer goes out before our Close.
+#[test]
+fn messages_ahead_of_a_failure_or_close_can_be_answered() {
+    for tail in [masked(0x83, b""), masked(0x88, &1000u16.to_be_bytes())] {
+        let mut conn = server();
+        let now = Instant::from_secs(1);
+        let mut input = masked(0x81, b"Hello");
+        input.extend(&tail);
+        conn.handle_input(now, &input);
+        let mut events = Vec::new();
+        while let Some(e) = conn.poll_event() {
+            if let Event::Message(m) = &e {
+                conn.send(m.clone()).expect("the connection is still open for the answer");
+            }
+            events.push(e);
+        }
+        let mut out = Vec::new();
+        while conn.poll_transmit(now, &mut out) > 0 {}
+        assert_eq!(&out[..7], &[0x81, 0x05, b'H', b'e', b'l', b'l', b'o'], "the echo first");
+        assert_eq!(out[7], 0x88, "then our Close");
+        while let Some(e) = conn.poll_event() {
+            events.push(e);
+        }
+        assert!(matches!(events.last(), Some(Event::Closed(_))), "{events:?}");
+    }
 }

@@ -6,6 +6,9 @@
 //! for all of them), the peer count is announced on every join and leave, and the heartbeat keeps
 //! idle connections checked. Ctrl-C is not caught: the server stops with the process.
 
+// An example program talks to its user on the terminal.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
 use std::net::SocketAddr;
 
 use sansio_ws::connection::{Closed, Message};

@@ -16,9 +16,14 @@
 //! - **getters**: [`state`](Connection::state), [`buffered_amount`](Connection::buffered_amount),
 //!   [`stats`](Connection::stats)…
 //!
-//! **The drain contract:** after every input or command, write out what `poll_transmit` gives,
-//! handle every `poll_event`, and re-read `poll_timeout`. `now` is always passed in; the
-//! connection never reads a clock.
+//! **The drain contract:** after every input or command, handle every `poll_event` (the
+//! application may send in answer), write out what `poll_transmit` gives, and re-read
+//! `poll_timeout`; repeat while events keep coming (writing a Close can produce the final event).
+//! `now` is always passed in; the connection never reads a clock.
+//!
+//! A peer's Close or a protocol violation that arrives behind messages the application has not
+//! taken yet takes effect once they are taken, so those messages can still be answered: an echo
+//! server echoes the last message before the peer's Close, as RFC 6455 §5.5.1 allows.
 //!
 //! ```
 //! use sansio_ws::connection::{Config, Connection, Event, Message};
@@ -114,8 +119,11 @@ pub struct Connection {
     drain_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
     last_activity: Instant,
-    /// What closing dropped before the end (reported in the final event).
-    dropped: Unsent,
+    /// The latest time given to any input.
+    now: Instant,
+    /// A peer's Close or a violation found behind events the application has not taken yet: it
+    /// takes effect once they are taken, so the application can still answer them.
+    deferred: Option<Input>,
     /// The streamed message being sent, if one is open.
     sending_stream: Option<MessageKind>,
     send_utf8: Utf8Validator,
@@ -157,6 +165,7 @@ impl Connection {
     /// idle timers count from it. Call before the first input.
     pub fn set_start(&mut self, now: Instant) {
         self.last_activity = now;
+        self.now = now;
         if let Some(cfg) = self.config.heartbeat {
             self.heartbeat = Some(Heartbeat::new(cfg, now));
         }
@@ -174,7 +183,8 @@ impl Connection {
             drain_deadline: None,
             close_deadline: None,
             last_activity: now,
-            dropped: Unsent::default(),
+            now,
+            deferred: None,
             sending_stream: None,
             send_utf8: Utf8Validator::new(),
             input_reserved: None,
@@ -217,10 +227,11 @@ impl Connection {
 
     /// Counts input and says whether it is to be processed.
     fn on_input(&mut self, now: Instant, n: usize) -> bool {
+        self.now = self.now.max(now);
         if n == 0 {
             return false;
         }
-        if !self.phase.reads_frames() {
+        if !self.phase.reads_frames() || self.deferred.is_some() {
             self.stats.bytes_ignored += n as u64;
             return false;
         }
@@ -235,11 +246,14 @@ impl Connection {
     /// The transport reached end of stream, or failed (reset, broken pipe). The connection ends:
     /// cleanly if the close handshake was complete, as [`CloseCause::PeerVanished`] otherwise.
     pub fn handle_eof(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        self.deferred = None;
         self.step(now, Input::Eof);
     }
 
     /// A deadline from [`poll_timeout`](Self::poll_timeout) has passed. Spurious calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         // Each round either changes the phase or moves every deadline past `now`; a zero timeout
         // can arm another deadline at `now`, hence the small bound.
         for _ in 0..4 {
@@ -287,11 +301,11 @@ impl Connection {
 
     /// Runs the receive side over the buffered input.
     fn process(&mut self, now: Instant) {
-        while self.phase.reads_frames() {
+        while self.phase.reads_frames() && self.deferred.is_none() {
             match self.recv.next() {
                 Ok(None) => break,
                 Ok(Some(incoming)) => self.on_incoming(now, incoming),
-                Err(e) => self.step(now, Input::Violation(e)),
+                Err(e) => self.defer(now, Input::Violation(e)),
             }
         }
         self.stats.frames_received = self.recv.frames_received;
@@ -327,10 +341,29 @@ impl Connection {
                     self.events.push_back(Event::Pong(payload));
                 }
             }
-            Incoming::Close { code, reason } => {
-                self.events.push_back(Event::CloseReceived { code, reason: reason.clone() });
-                self.step(now, Input::PeerClose { code, reason });
-            }
+            Incoming::Close { code, reason } => self.defer(now, Input::PeerClose { code, reason }),
+        }
+    }
+
+    /// Applies a peer's Close or a violation now if the application has taken every earlier
+    /// event, or else once it has (see `poll_event`): messages that arrived before it can still
+    /// be answered.
+    fn defer(&mut self, now: Instant, input: Input) {
+        if self.events.is_empty() {
+            self.apply_received(now, input);
+        } else {
+            self.deferred = Some(input);
+        }
+    }
+
+    fn apply_received(&mut self, now: Instant, input: Input) {
+        if let Input::PeerClose { code, reason } = &input {
+            self.events.push_back(Event::CloseReceived { code: *code, reason: reason.clone() });
+        }
+        self.step(now, input);
+        if !self.phase.reads_frames() {
+            self.stats.bytes_ignored += self.recv.buf.len() as u64;
+            self.recv.clear();
         }
     }
 
@@ -338,9 +371,7 @@ impl Connection {
     fn step(&mut self, now: Instant, input: Input) {
         let fx = self.phase.step(self.role, input);
         if let Some(order) = fx.queue_close {
-            let dropped = self.send.push_close(order.code, &order.reason, order.urgent);
-            self.dropped.bytes += dropped.bytes;
-            self.dropped.messages += dropped.messages;
+            self.send.push_close(order.code, &order.reason);
             self.sending_stream = None;
         }
         if fx.arm_drain {
@@ -353,9 +384,8 @@ impl Connection {
             self.close_deadline = Some(now + self.config.close_timeout_for(self.role));
         }
         if let Some(cause) = fx.finish {
-            let mut unsent = self.send.discard();
-            unsent.bytes += self.dropped.bytes;
-            unsent.messages += self.dropped.messages;
+            let unsent = self.send.discard();
+            self.deferred = None;
             self.drain_deadline = None;
             self.close_deadline = None;
             self.recv.clear();
@@ -523,6 +553,7 @@ impl Connection {
 
     /// `n` bytes from the front of [`transmit_chunks`](Self::transmit_chunks) were written.
     pub fn advance_transmit(&mut self, now: Instant, n: usize) {
+        self.now = self.now.max(now);
         if n == 0 {
             return;
         }
@@ -545,6 +576,13 @@ impl Connection {
     /// The next event. [`Event::Closed`] is the last one, reported exactly once.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            let input = self.deferred.take()?;
+            let now = self.now;
+            self.apply_received(now, input);
+            // The rest of the input buffered behind the Close is read no more; a violation's
+            // remainder is dropped with it.
+        }
         self.events.pop_front()
     }
 

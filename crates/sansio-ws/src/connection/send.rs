@@ -48,9 +48,7 @@ enum Control {
 enum CloseStage {
     None,
     /// Queued behind the data.
-    Queued {
-        urgent: bool,
-    },
+    Queued,
     /// Encoded; the wire position after its last byte.
     Encoded {
         end: u64,
@@ -146,7 +144,7 @@ impl Sender {
     }
 
     fn close_pending(&self) -> bool {
-        matches!(self.close, CloseStage::Queued { .. })
+        self.close == CloseStage::Queued
     }
 
     /// Remembers that a send was refused, so that draining reports `writable`.
@@ -194,25 +192,18 @@ impl Sender {
         self.fill();
     }
 
-    /// Queues our Close frame. An urgent Close (a reply or a failure) goes out after the frame being
-    /// written, and the data not yet framed is dropped and returned as unsent; otherwise the Close
-    /// waits for every queued message.
-    pub(crate) fn push_close(&mut self, code: CloseCode, reason: &str, urgent: bool) -> Unsent {
+    /// Queues our Close frame behind every message already queued (nothing queued is lost; the
+    /// drain timeout bounds how long that may take). A second call replaces the payload of a
+    /// Close not yet framed.
+    pub(crate) fn push_close(&mut self, code: CloseCode, reason: &str) {
         if matches!(self.close, CloseStage::Encoded { .. }) {
-            return Unsent::default();
-        }
-        let mut dropped = Unsent::default();
-        if urgent {
-            dropped = self.drop_data();
-            // Pings we meant to send are pointless now; Pongs may still go ahead of the Close.
-            self.control.retain(|c| matches!(c, Control::Pong(_)));
+            return;
         }
         let mut buf = [0u8; 125];
         let len = encode_close_payload(code, reason, &mut buf);
         self.close_payload = (buf, len);
-        self.close = CloseStage::Queued { urgent };
+        self.close = CloseStage::Queued;
         self.fill();
-        dropped
     }
 
     fn drop_data(&mut self) -> Unsent {
@@ -259,10 +250,7 @@ impl Sender {
                 }
                 continue;
             }
-            let close_now = match self.close {
-                CloseStage::Queued { urgent } => urgent || self.data.is_empty(),
-                _ => false,
-            };
+            let close_now = self.close == CloseStage::Queued && self.data.is_empty();
             if close_now {
                 let (buf, len) = self.close_payload;
                 self.encode(OpCode::Close, true, &buf[..len]);
@@ -464,27 +452,22 @@ mod tests {
     }
 
     #[test]
-    fn close_waits_for_data_unless_urgent() {
-        let mut s = server(1 << 20);
-        s.push_data(OpCode::Text, Bytes::from_static(b"a"), true);
-        assert_eq!(s.push_close(CloseCode::NORMAL, "", false), Unsent::default());
-        let got = frames(&drain(&mut s), Role::Server);
-        assert_eq!(got.iter().map(|f| f.0).collect::<Vec<_>>(), [OpCode::Text, OpCode::Close]);
-
+    fn close_waits_for_every_queued_message() {
         let mut s = server(10);
-        // Frames up to the fill target are framed at once; the rest waits as data.
+        s.push_data(OpCode::Text, Bytes::from_static(b"a"), true);
         s.push_data(OpCode::Binary, Bytes::from(alloc::vec![0u8; 200_000]), true);
-        let unsent = s.push_close(CloseCode::PROTOCOL_ERROR, "", true);
-        assert!(unsent.bytes > 0 && unsent.messages == 1, "{unsent:?}");
+        s.push_close(CloseCode::NORMAL, "");
         let got = frames(&drain(&mut s), Role::Server);
-        assert_eq!(got.last().map(|f| f.0), Some(OpCode::Close));
-        assert_eq!(got.last().unwrap().2, 1002u16.to_be_bytes());
+        assert_eq!(got.first().map(|f| f.0), Some(OpCode::Text));
+        assert_eq!(got.iter().filter(|f| f.0 == OpCode::Continuation).count(), 19_999);
+        let last = got.last().unwrap();
+        assert_eq!((last.0, &last.2[..]), (OpCode::Close, &1000u16.to_be_bytes()[..]));
     }
 
     #[test]
     fn nothing_follows_close_and_close_written_is_reported_once_out() {
         let mut s = server(1 << 20);
-        s.push_close(CloseCode::NORMAL, "done", false);
+        s.push_close(CloseCode::NORMAL, "done");
         s.push_pong(Bytes::from_static(b"late"));
         let total: usize = s.chunks().map(<[u8]>::len).sum();
         assert!(!s.advance(total - 1).close_written);

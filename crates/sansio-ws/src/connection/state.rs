@@ -91,9 +91,6 @@ pub(crate) enum Input {
 pub(crate) struct CloseOrder {
     pub(crate) code: CloseCode,
     pub(crate) reason: String,
-    /// Send ahead of queued data, dropping the data not yet started (a reply or a failure);
-    /// otherwise behind it (a close we start lets queued messages out first).
-    pub(crate) urgent: bool,
 }
 
 /// What the connection must do after a step.
@@ -154,19 +151,19 @@ impl Phase {
             (Phase::Closed, _) => Phase::Closed,
 
             (Phase::Open, Input::LocalClose { code, reason, idle }) => {
-                fx.queue_close = Some(CloseOrder { code, reason: reason.clone(), urgent: false });
+                fx.queue_close = Some(CloseOrder { code, reason: reason.clone() });
                 fx.arm_drain = true;
                 Phase::LocalClosing { code, reason, idle, written: false, peer_closed: false }
             }
             (Phase::Open, Input::PeerClose { code, reason }) => {
                 // Echo the peer's code; an empty Close is answered with 1000 (Normal).
                 let reply = if code == CloseCode::NO_STATUS { CloseCode::NORMAL } else { code };
-                fx.queue_close = Some(CloseOrder { code: reply, reason: String::new(), urgent: true });
+                fx.queue_close = Some(CloseOrder { code: reply, reason: String::new() });
                 fx.arm_drain = true;
                 Phase::RemoteClosing { code, reason }
             }
             (Phase::Open, Input::Violation(e)) => {
-                fx.queue_close = Some(CloseOrder { code: e.close_code(), reason: e.reason().into(), urgent: true });
+                fx.queue_close = Some(CloseOrder { code: e.close_code(), reason: e.reason().into() });
                 fx.arm_drain = true;
                 Phase::Failing(e)
             }
@@ -189,8 +186,8 @@ impl Phase {
                 }
             }
             (Phase::LocalClosing { written: false, peer_closed: false, .. }, Input::Violation(e)) => {
-                // Our Close has not started: replace it with the failure's Close, sent at once.
-                fx.queue_close = Some(CloseOrder { code: e.close_code(), reason: e.reason().into(), urgent: true });
+                // Our Close has not started: the failure's Close replaces it.
+                fx.queue_close = Some(CloseOrder { code: e.close_code(), reason: e.reason().into() });
                 Phase::Failing(e)
             }
             (Phase::LocalClosing { written: true, .. }, Input::Violation(e)) => {
@@ -274,7 +271,7 @@ mod tests {
             let mut p = Phase::Open;
             let fx = p.step(role, local_close());
             assert!(fx.arm_drain);
-            assert_eq!(fx.queue_close.map(|c| (c.code, c.urgent)), Some((CloseCode::NORMAL, false)));
+            assert_eq!(fx.queue_close.map(|c| c.code), Some(CloseCode::NORMAL));
             let fx = p.step(role, Input::CloseWritten);
             assert!(fx.arm_close && fx.disarm_drain);
             let fx = p.step(role, peer_close(1000));
@@ -305,7 +302,7 @@ mod tests {
     fn empty_peer_close_is_answered_with_1000_and_reported_as_1005() {
         let mut p = Phase::Open;
         let fx = p.step(Role::Server, peer_close(1005));
-        assert_eq!(fx.queue_close.map(|c| (c.code, c.urgent)), Some((CloseCode::NORMAL, true)));
+        assert_eq!(fx.queue_close.map(|c| c.code), Some(CloseCode::NORMAL));
         let fx = p.step(Role::Server, Input::CloseWritten);
         assert!(matches!(
             fx.finish,
