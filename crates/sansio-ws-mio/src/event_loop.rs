@@ -144,6 +144,13 @@ impl Ctx<'_> {
         }
     }
 
+    /// The connection `id`, mutably, for everything else the core offers (streamed fragments,
+    /// pings, statistics). Its output is written when the callback returns.
+    pub fn connection_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
+        self.core.dirty.push(id.slot);
+        self.core.conn_mut(id)
+    }
+
     /// The established connections.
     pub fn connections(&self) -> Vec<ConnId> {
         self.core.open_ids()
