@@ -1,7 +1,7 @@
 //! Runs every case of an Autobahn fuzzing server against our client, echoing, then asks it to
 //! write its reports.
 //!
-//! `cargo run --release -p sansio-ws-mio --example autobahn-client -- ws://127.0.0.1:9001`
+//! `cargo run --release -p sansio-ws-mio --example autobahn-client -- ws://127.0.0.1:9001 [--no-deflate]`
 
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
@@ -85,9 +85,16 @@ impl Handler for Runner {
 }
 
 fn main() -> std::io::Result<()> {
-    let base = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".into());
-    let config =
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let base = args.iter().find(|a| !a.starts_with("--")).cloned().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let mut config =
         DriverConfig { connection: Config { heartbeat: None, ..Config::default() }, ..DriverConfig::default() };
+    match config.deflate.as_mut() {
+        Some(_) if args.iter().any(|a| a == "--no-deflate") => config.deflate = None,
+        // Compress every echo, however short, so every compressed path is exercised.
+        Some(deflate) => deflate.threshold = 0,
+        None => {}
+    }
     let runner = Runner { base, step: Step::CaseCount, cases: 0, failed: None };
     let mut event_loop = EventLoop::new(config, runner)?;
     let url = event_loop.handler().url();

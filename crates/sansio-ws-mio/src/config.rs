@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use sansio_ws::connection::Config;
+use sansio_ws::deflate::DeflateConfig;
 use sansio_ws::handshake::{ClientConfig, ServerConfig};
 
 /// Settings of an [`EventLoop`](crate::EventLoop).
@@ -14,6 +15,9 @@ pub struct DriverConfig {
     pub server: ServerConfig,
     /// Default handshake settings for outgoing connections.
     pub client: ClientConfig,
+    /// permessage-deflate (RFC 7692): offered by clients and accepted by servers with these
+    /// settings. `None` turns it off. Default on.
+    pub deflate: Option<DeflateConfig>,
     /// A connection that has not completed its opening handshake by then is dropped (a client that
     /// connects and sends nothing, or one byte a minute). Default 10 s.
     pub handshake_timeout: Duration,
@@ -32,6 +36,7 @@ impl Default for DriverConfig {
             connection: Config::default(),
             server: ServerConfig::default(),
             client: ClientConfig::default(),
+            deflate: Some(DeflateConfig::default()),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             read_size: 64 * 1024,

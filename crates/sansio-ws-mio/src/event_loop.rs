@@ -10,6 +10,7 @@ use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use sansio_ws::connection::{CloseCause, Closed, Connection, Event, Message, PreparedMessage, State};
+use sansio_ws::deflate::PERMESSAGE_DEFLATE;
 use sansio_ws::error::{SendError, SendErrorKind, UsageError};
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{
@@ -440,9 +441,19 @@ impl<H: Handler> EventLoop<H> {
             Got::Request(request, trailing) => {
                 let (handler, mut ctx) = self.ctx();
                 let decision = handler.on_request(&mut ctx, id, &request);
+                let deflate_config = self.core.config.deflate;
                 let Some(s) = self.core.slot_mut(id) else { return };
                 match decision {
-                    Decision::Accept(accept) => {
+                    Decision::Accept(mut accept) => {
+                        // permessage-deflate, unless the application negotiated it itself.
+                        let deflate = deflate_config.filter(|_| {
+                            !accept.extensions.iter().any(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
+                        });
+                        let negotiated = deflate.and_then(|cfg| {
+                            let (answer, params) = cfg.negotiate(request.extensions())?;
+                            accept.extensions.push(answer);
+                            Some((params, cfg))
+                        });
                         if request.accept(&accept, &mut s.pending).is_err() {
                             // The application chose an option the client did not offer: our fault.
                             let _ = Reject::new(500)
@@ -458,8 +469,11 @@ impl<H: Handler> EventLoop<H> {
                             subprotocol: accept.subprotocol.clone(),
                             extensions: accept.extensions.clone(),
                         };
-                        let conn = start(Connection::server(self.core.config.connection.clone()), now, &trailing);
-                        self.open(id, opened, conn);
+                        let mut conn = Connection::server(self.core.config.connection.clone());
+                        if let Some((params, cfg)) = negotiated {
+                            conn.enable_deflate(params, &cfg);
+                        }
+                        self.open(id, opened, start(conn, now, &trailing));
                     }
                     Decision::Reject(reject) => {
                         if reject.write(&mut s.pending).is_err() {
@@ -485,6 +499,14 @@ impl<H: Handler> EventLoop<H> {
                 s.stage = Stage::Rejecting;
             }
             Got::Response(response, trailing, path) => {
+                let mut conn = Connection::client(self.core.config.connection.clone());
+                let answer = response.extensions().iter().find(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
+                if let (Some(answer), Some(cfg)) = (answer, self.core.config.deflate) {
+                    match cfg.accept_response(answer) {
+                        Ok(params) => conn.enable_deflate(params, &cfg),
+                        Err(e) => return self.connect_failed(slot, ConnectError::Deflate(e)),
+                    }
+                }
                 let opened = Opened {
                     role: Role::Client,
                     peer,
@@ -492,8 +514,7 @@ impl<H: Handler> EventLoop<H> {
                     subprotocol: response.subprotocol().map(Into::into),
                     extensions: response.extensions().to_vec(),
                 };
-                let conn = start(Connection::client(self.core.config.connection.clone()), now, &trailing);
-                self.open(id, opened, conn);
+                self.open(id, opened, start(conn, now, &trailing));
             }
             Got::BadResponse(e) => self.connect_failed(slot, ConnectError::Handshake(e)),
         }
@@ -770,7 +791,12 @@ impl Core {
         }
     }
 
-    fn connect(&mut self, url: &str, config: ClientConfig) -> Result<ConnId, ConnectError> {
+    fn connect(&mut self, url: &str, mut config: ClientConfig) -> Result<ConnId, ConnectError> {
+        if let Some(deflate) = self.config.deflate {
+            if !config.extensions.iter().any(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE)) {
+                config.extensions.push(deflate.offer());
+            }
+        }
         let hs = ClientHandshake::new(url, config, &mut self.rng).map_err(ConnectError::Request)?;
         let target = hs.target();
         if target.is_secure() {

@@ -58,6 +58,8 @@ pub enum ConnectError {
     Handshake(ClientHandshakeError),
     /// The handshake did not complete within the handshake timeout.
     Timeout,
+    /// The server's permessage-deflate answer broke RFC 7692 or did not match the offer.
+    Deflate(sansio_ws::deflate::DeflateError),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -67,6 +69,7 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Io(e) => write!(f, "connection failed: {e}"),
             ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
             ConnectError::Timeout => f.write_str("handshake timed out"),
+            ConnectError::Deflate(e) => write!(f, "permessage-deflate: {e}"),
         }
     }
 }

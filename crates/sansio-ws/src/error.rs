@@ -37,6 +37,8 @@ pub enum ProtocolError {
     },
     /// A data frame received after the peer's Close frame (§5.5.1: Close is the last frame).
     FrameAfterClose(OpCode),
+    /// A compressed message (permessage-deflate) that does not inflate (RFC 7692 §7.2.2).
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -46,7 +48,7 @@ impl ProtocolError {
         match self {
             ProtocolError::Frame(e) => e.close_code(),
             ProtocolError::Close(e) => e.close_code(),
-            ProtocolError::InvalidUtf8 { .. } => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 { .. } | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             ProtocolError::UnexpectedContinuation
             | ProtocolError::ExpectedContinuation(_)
@@ -73,6 +75,7 @@ impl ProtocolError {
             ProtocolError::InvalidUtf8 { .. } => "invalid UTF-8 in text message",
             ProtocolError::MessageTooLarge { .. } => "message too large",
             ProtocolError::FrameAfterClose(_) => "data frame after close",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
         }
     }
 }
@@ -109,6 +112,7 @@ impl fmt::Display for ProtocolError {
                 write!(f, "message of at least {size} bytes exceeds the limit of {max}")
             }
             ProtocolError::FrameAfterClose(op) => write!(f, "{op} frame after the peer's Close frame"),
+            ProtocolError::InvalidCompressedData => f.write_str("compressed message does not inflate"),
         }
     }
 }

@@ -24,6 +24,8 @@
 extern crate alloc;
 
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;

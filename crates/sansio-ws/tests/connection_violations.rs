@@ -200,3 +200,32 @@ fn messages_ahead_of_a_failure_or_close_can_be_answered() {
         assert!(matches!(events.last(), Some(Event::Closed(_))), "{events:?}");
     }
 }
+
+/// The zero-copy read region: unfilled zeros are never parsed, and a region that outlives the
+/// connection's buffer is harmless.
+#[test]
+fn input_buffer_reservations_are_safe() {
+    let mut conn = server();
+    let now = Instant::from_secs(1);
+    // Reserve, then give input the copying way: the reserved zeros must not be parsed.
+    let _ = conn.input_buffer(1024);
+    conn.handle_input(now, &masked(0x81, b"hi"));
+    assert_eq!(conn.poll_event(), Some(Event::Message(Message::Text("hi".into()))));
+
+    // Reserve with a partial frame buffered, let the connection end, then complete the read.
+    conn.handle_input(now, &masked(0x82, b"partial")[..5]);
+    let buf = conn.input_buffer(64);
+    buf[..3].copy_from_slice(b"abc");
+    conn.abort();
+    conn.handle_input_buffer(now, 3);
+    assert!(matches!(conn.poll_event(), Some(Event::Closed(_))));
+    assert_eq!(conn.poll_event(), None);
+
+    // A normal zero-copy read.
+    let mut conn = server();
+    let frame = masked(0x81, b"zero copy");
+    let buf = conn.input_buffer(frame.len());
+    buf[..frame.len()].copy_from_slice(&frame);
+    conn.handle_input_buffer(now, frame.len());
+    assert_eq!(conn.poll_event(), Some(Event::Message(Message::Text("zero copy".into()))));
+}

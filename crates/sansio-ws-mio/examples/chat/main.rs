@@ -1,6 +1,6 @@
 //! A chat room: open http://127.0.0.1:9001/ in two browser tabs and talk.
 //!
-//! `cargo run --release -p sansio-ws-mio --example chat` (optional argument: the address)
+//! `cargo run --release -p sansio-ws-mio --example chat` (optional: the address, `--no-deflate`)
 //!
 //! The page is served at `/`, the WebSocket at `/ws`. Every message goes to everyone (framed once
 //! for all of them), the peer count is announced on every join and leave, and the heartbeat keeps
@@ -94,9 +94,19 @@ fn json_escape(s: &str) -> String {
 }
 
 fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args().nth(1).as_deref().unwrap_or("127.0.0.1:9001").parse().expect("an address");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let addr: SocketAddr = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map_or("127.0.0.1:9001", String::as_str)
+        .parse()
+        .expect("an address");
     // Defaults: same-host origin policy (a page from another site cannot connect), heartbeat on.
-    let mut event_loop = EventLoop::new(DriverConfig::default(), Chat)?;
+    let mut config = DriverConfig::default();
+    if args.iter().any(|a| a == "--no-deflate") {
+        config.deflate = None;
+    }
+    let mut event_loop = EventLoop::new(config, Chat)?;
     let local = event_loop.listen(addr)?;
     eprintln!("chat: open http://{local}/ in two browser tabs");
     event_loop.run()?;

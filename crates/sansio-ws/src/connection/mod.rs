@@ -130,6 +130,10 @@ pub struct Connection {
     /// Offset into `recv.buf` reserved by `input_buffer`.
     input_reserved: Option<usize>,
     stats: Stats,
+    #[cfg(feature = "deflate")]
+    deflater: Option<crate::deflate::Deflater>,
+    #[cfg(feature = "deflate")]
+    deflate_threshold: usize,
 }
 
 impl core::fmt::Debug for Connection {
@@ -189,6 +193,10 @@ impl Connection {
             send_utf8: Utf8Validator::new(),
             input_reserved: None,
             stats: Stats::default(),
+            #[cfg(feature = "deflate")]
+            deflater: None,
+            #[cfg(feature = "deflate")]
+            deflate_threshold: usize::MAX,
             config,
         }
     }
@@ -198,6 +206,8 @@ impl Connection {
     /// Bytes read from the transport. They are copied into the connection's buffer and processed
     /// at once: events, replies and deadlines are ready when this returns.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        // A region reserved by `input_buffer` and not filled is not input.
+        self.cancel_reservation();
         if !self.on_input(now, data.len()) {
             return;
         }
@@ -208,7 +218,9 @@ impl Connection {
     /// A zeroed region of at least `min` bytes at the end of the receive buffer, to read into
     /// directly (no copy). Follow with [`handle_input_buffer`](Self::handle_input_buffer).
     pub fn input_buffer(&mut self, min: usize) -> &mut [u8] {
-        let start = *self.input_reserved.get_or_insert(self.recv.buf.len());
+        self.cancel_reservation();
+        let start = self.recv.buf.len();
+        self.input_reserved = Some(start);
         self.recv.buf.resize(start + min.max(1), 0);
         &mut self.recv.buf[start..]
     }
@@ -216,11 +228,23 @@ impl Connection {
     /// `n` bytes were read into the region [`input_buffer`](Self::input_buffer) returned.
     pub fn handle_input_buffer(&mut self, now: Instant, n: usize) {
         let Some(start) = self.input_reserved.take() else { return };
+        if start > self.recv.buf.len() {
+            // The connection dropped its buffer meanwhile (it ended): the bytes are not read.
+            self.stats.bytes_ignored += n as u64;
+            return;
+        }
         let n = n.min(self.recv.buf.len() - start);
         self.recv.buf.truncate(start + n);
         if self.on_input(now, n) {
             self.process(now);
         } else {
+            self.recv.buf.truncate(start);
+        }
+    }
+
+    /// Forgets a region reserved by `input_buffer`, trimming its zeros off the buffer.
+    fn cancel_reservation(&mut self) {
+        if let Some(start) = self.input_reserved.take() {
             self.recv.buf.truncate(start);
         }
     }
@@ -415,12 +439,44 @@ impl Connection {
         if let Err(kind) = self.check_send(false) {
             return Err(SendError { kind, payload: message });
         }
+        self.queue_message(message);
+        Ok(())
+    }
+
+    /// Frames a whole message onto the send queue, compressed when permessage-deflate is on and
+    /// the message reaches the threshold.
+    fn queue_message(&mut self, message: Message) {
         let (opcode, payload) = match message {
             Message::Text(t) => (OpCode::Text, t.into_bytes()),
             Message::Binary(b) => (OpCode::Binary, b),
         };
-        self.send.push_data(opcode, payload, true);
-        Ok(())
+        #[cfg(feature = "deflate")]
+        if let Some(deflater) = self.deflater.as_mut().filter(|_| payload.len() >= self.deflate_threshold) {
+            let compressed = deflater.compress(&payload);
+            self.send.push_data(opcode, Bytes::from(compressed), true, true);
+            return;
+        }
+        self.send.push_data(opcode, payload, true, false);
+    }
+
+    /// Turns on permessage-deflate with the parameters agreed in the handshake (see
+    /// [`crate::deflate`]). Call before the first input.
+    #[cfg(feature = "deflate")]
+    pub fn enable_deflate(&mut self, params: crate::deflate::DeflateParams, config: &crate::deflate::DeflateConfig) {
+        let (own_bits, own_reset) = params.sender(self.role);
+        let (peer_bits, peer_reset) = params.sender(self.role.peer());
+        let release = config.release_between_messages;
+        self.deflater = crate::deflate::Deflater::new(own_bits, own_reset, config.level, release);
+        self.deflate_threshold = config.threshold;
+        self.recv.enable_inflate(crate::deflate::Inflater::new(peer_bits, peer_reset, release));
+    }
+
+    /// Whether permessage-deflate is on.
+    pub fn is_deflate_enabled(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.recv.inflater.is_some();
+        #[cfg(not(feature = "deflate"))]
+        return false;
     }
 
     /// Queues a message framed in advance and shared with other connections (see
@@ -429,14 +485,7 @@ impl Connection {
         self.check_send(false)?;
         match self.role {
             Role::Server => self.send.push_prepared(prepared.frames()),
-            Role::Client => {
-                let message = prepared.message().clone();
-                let (opcode, payload) = match message {
-                    Message::Text(t) => (OpCode::Text, t.into_bytes()),
-                    Message::Binary(b) => (OpCode::Binary, b),
-                };
-                self.send.push_data(opcode, payload, true);
-            }
+            Role::Client => self.queue_message(prepared.message().clone()),
         }
         Ok(())
     }
@@ -479,7 +528,7 @@ impl Connection {
             self.send_utf8 = check;
         }
         self.sending_stream = if last { None } else { Some(kind) };
-        self.send.push_data(opcode, data, last);
+        self.send.push_data(opcode, data, last, false);
         Ok(())
     }
 

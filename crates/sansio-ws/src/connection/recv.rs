@@ -6,11 +6,16 @@
 //! message that arrives in one frame is handed up as a slice of the input buffer, without a copy.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+#[cfg(feature = "deflate")]
+use crate::deflate::{InflateError, Inflater};
 use crate::error::ProtocolError;
-use crate::frame::{CloseCode, DecodeRules, Decoded, FrameError, FrameHeader, OpCode, apply_mask, parse_close_payload};
+use crate::frame::{
+    CloseCode, DecodeRules, Decoded, FrameError, FrameHeader, OpCode, Rsv, apply_mask, parse_close_payload,
+};
 use crate::utf8::Utf8Validator;
 
 use super::config::ReceiveMode;
@@ -42,8 +47,14 @@ struct InMessage {
     kind: MessageKind,
     /// Payload bytes so far, all frames.
     len: u64,
-    /// Earlier frames' payloads (whole mode; empty while the message is one frame).
-    parts: BytesMut,
+    /// Earlier frames' payloads (whole mode; empty while the message is one frame), or the
+    /// inflated text of a compressed message.
+    parts: Vec<u8>,
+    /// RSV1 was set on the first frame: permessage-deflate.
+    compressed: bool,
+    /// Inflated bytes so far (compressed messages).
+    #[cfg(feature = "deflate")]
+    inflated: u64,
     /// A piece has been delivered (streaming mode).
     announced: bool,
 }
@@ -58,6 +69,8 @@ pub(crate) struct Receiver {
     msg: Option<InMessage>,
     utf8: Utf8Validator,
     pub(crate) frames_received: u64,
+    #[cfg(feature = "deflate")]
+    pub(crate) inflater: Option<Inflater>,
 }
 
 impl Receiver {
@@ -71,7 +84,16 @@ impl Receiver {
             msg: None,
             utf8: Utf8Validator::new(),
             frames_received: 0,
+            #[cfg(feature = "deflate")]
+            inflater: None,
         }
+    }
+
+    /// Accepts RSV1 (permessage-deflate) from now on.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn enable_inflate(&mut self, inflater: Inflater) {
+        self.rules.allowed_rsv = Rsv::RSV1;
+        self.inflater = Some(inflater);
     }
 
     /// Drops buffered input and any partial message (the connection stopped reading).
@@ -102,12 +124,29 @@ impl Receiver {
                 if let Some(key) = f.header.mask {
                     apply_mask(fresh, key, f.taken + f.checked);
                 }
-                if f.header.opcode.is_data() && self.msg.as_ref().is_some_and(|m| m.kind == MessageKind::Text) {
+                let plain_text = self.msg.as_ref().is_some_and(|m| m.kind == MessageKind::Text && !m.compressed);
+                if f.header.opcode.is_data() && plain_text {
                     self.utf8.feed(fresh)?;
                 }
                 f.checked = have;
             }
             let frame_done = f.taken + have == f.len;
+
+            #[cfg(feature = "deflate")]
+            if f.header.opcode.is_data() && self.msg.as_ref().is_some_and(|m| m.compressed) {
+                let last = frame_done && f.header.fin;
+                let data = self.buf.split_to(have);
+                f.taken += have;
+                f.checked = 0;
+                self.frame = if frame_done { None } else { Some(f) };
+                if let Some(incoming) = self.inflate(&data, last)? {
+                    return Ok(Some(incoming));
+                }
+                if frame_done {
+                    continue;
+                }
+                return Ok(None);
+            }
 
             if self.mode == ReceiveMode::Streaming && f.header.opcode.is_data() {
                 let last = frame_done && f.header.fin;
@@ -155,23 +194,37 @@ impl Receiver {
         let too_large =
             ProtocolError::Frame(FrameError::FrameTooLarge { len: header.payload_len, max: self.rules.max_frame_size });
         let len = usize::try_from(header.payload_len).map_err(|_| too_large)?;
+        // RFC 7692 §6: RSV1 marks a compressed message on its first frame only.
+        let rsv1 = header.rsv.contains(Rsv::RSV1);
+        if rsv1 && (header.opcode.is_control() || header.opcode == OpCode::Continuation) {
+            return Err(FrameError::ReservedBits(Rsv::RSV1).into());
+        }
         match (header.opcode, &mut self.msg) {
             (op, _) if op.is_control() => {}
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
             (OpCode::Continuation, Some(m)) => {
                 m.len += header.payload_len;
-                if m.len > self.max_message {
+                // A compressed message's limit applies to its inflated size, checked while inflating.
+                if m.len > self.max_message && !m.compressed {
                     return Err(ProtocolError::MessageTooLarge { size: m.len, max: self.max_message });
                 }
             }
             (op, Some(_)) => return Err(ProtocolError::ExpectedContinuation(op)),
             (op, None) => {
-                if header.payload_len > self.max_message {
+                if header.payload_len > self.max_message && !rsv1 {
                     return Err(ProtocolError::MessageTooLarge { size: header.payload_len, max: self.max_message });
                 }
                 let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                 self.utf8.reset();
-                self.msg = Some(InMessage { kind, len: header.payload_len, parts: BytesMut::new(), announced: false });
+                self.msg = Some(InMessage {
+                    kind,
+                    len: header.payload_len,
+                    parts: Vec::new(),
+                    compressed: rsv1,
+                    #[cfg(feature = "deflate")]
+                    inflated: 0,
+                    announced: false,
+                });
             }
         }
         Ok(InFrame { header, len, taken: 0, checked: 0 })
@@ -201,12 +254,52 @@ impl Receiver {
         } else {
             let mut parts = m.parts;
             parts.extend_from_slice(&payload);
-            parts.freeze()
+            Bytes::from(parts)
         };
         Ok(Some(match m.kind {
             MessageKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
             MessageKind::Binary => Message::Binary(bytes),
         }))
+    }
+
+    /// Inflates a piece of a compressed message: into the message (whole mode, which returns the
+    /// message at its end) or as a piece (streaming mode). The message size limit applies to the
+    /// inflated bytes, while inflating.
+    #[cfg(feature = "deflate")]
+    fn inflate(&mut self, data: &[u8], last: bool) -> Result<Option<Incoming>, ProtocolError> {
+        let max = self.max_message;
+        let (Some(inflater), Some(m)) = (self.inflater.as_mut(), self.msg.as_mut()) else {
+            return Err(FrameError::ReservedBits(Rsv::RSV1).into());
+        };
+        let streaming = self.mode == ReceiveMode::Streaming;
+        let mut piece = Vec::new();
+        let out = if streaming { &mut piece } else { &mut m.parts };
+        let before = out.len();
+        let room = usize::try_from(max.saturating_sub(m.inflated)).unwrap_or(usize::MAX);
+        let limit = before.saturating_add(room);
+        inflater.inflate(data, last, out, limit).map_err(|e| match e {
+            InflateError::TooLarge => ProtocolError::MessageTooLarge { size: max.saturating_add(1), max },
+            InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+        })?;
+        m.inflated += (out.len() - before) as u64;
+        if m.kind == MessageKind::Text {
+            self.utf8.feed(&out[before..])?;
+        }
+        if streaming {
+            if piece.is_empty() && !last {
+                return Ok(None);
+            }
+            return self.piece(Bytes::from(piece), last).map(Some);
+        }
+        if !last {
+            return Ok(None);
+        }
+        let m = self.end_message()?;
+        let bytes = Bytes::from(m.parts);
+        Ok(Some(Incoming::Message(match m.kind {
+            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
+            MessageKind::Binary => Message::Binary(bytes),
+        })))
     }
 
     /// A piece of a data frame (streaming mode).

@@ -34,6 +34,8 @@ struct OutData {
     fin: bool,
     /// Frames already encoded from this piece (the rest continue with opcode Continuation).
     started: bool,
+    /// RSV1 on the first frame: the payload is compressed (permessage-deflate).
+    compressed: bool,
     /// Frames encoded in advance (a prepared broadcast): sent as they are, `payload` is unused.
     prepared: Option<VecDeque<Bytes>>,
 }
@@ -152,9 +154,9 @@ impl Sender {
         self.backpressured = true;
     }
 
-    pub(crate) fn push_data(&mut self, opcode: OpCode, payload: Bytes, fin: bool) {
+    pub(crate) fn push_data(&mut self, opcode: OpCode, payload: Bytes, fin: bool, compressed: bool) {
         self.data_len += payload.len();
-        self.data.push_back(OutData { opcode, payload, fin, started: false, prepared: None });
+        self.data.push_back(OutData { opcode, payload, fin, started: false, compressed, prepared: None });
         self.fill();
     }
 
@@ -168,6 +170,7 @@ impl Sender {
             payload: Bytes::new(),
             fin: true,
             started: false,
+            compressed: false,
             prepared,
         });
         self.fill();
@@ -245,15 +248,15 @@ impl Sender {
             }
             if let Some(c) = self.control.pop_front() {
                 match c {
-                    Control::Ping(p) => self.encode(OpCode::Ping, true, &p),
-                    Control::Pong(p) => self.encode(OpCode::Pong, true, &p),
+                    Control::Ping(p) => self.encode(OpCode::Ping, Rsv::NONE, true, &p),
+                    Control::Pong(p) => self.encode(OpCode::Pong, Rsv::NONE, true, &p),
                 }
                 continue;
             }
             let close_now = self.close == CloseStage::Queued && self.data.is_empty();
             if close_now {
                 let (buf, len) = self.close_payload;
-                self.encode(OpCode::Close, true, &buf[..len]);
+                self.encode(OpCode::Close, Rsv::NONE, true, &buf[..len]);
                 self.close = CloseStage::Encoded { end: self.encoded_total };
                 continue;
             }
@@ -278,7 +281,11 @@ impl Sender {
             }
             let take = item.payload.len().min(self.frame_size);
             let chunk = item.payload.split_to(take);
-            let opcode = if item.started { OpCode::Continuation } else { item.opcode };
+            let (opcode, rsv) = match item.started {
+                true => (OpCode::Continuation, Rsv::NONE),
+                false if item.compressed => (item.opcode, Rsv::RSV1),
+                false => (item.opcode, Rsv::NONE),
+            };
             item.started = true;
             let last_of_item = item.payload.is_empty();
             let fin = last_of_item && item.fin;
@@ -286,7 +293,7 @@ impl Sender {
             if last_of_item {
                 self.data.pop_front();
             }
-            self.encode_data(opcode, fin, chunk);
+            self.encode_data(opcode, rsv, fin, chunk);
             if fin {
                 self.message_ends.push_back(self.encoded_total);
             }
@@ -302,7 +309,7 @@ impl Sender {
         }
     }
 
-    fn header(&mut self, opcode: OpCode, fin: bool, len: usize) -> Option<[u8; 4]> {
+    fn header(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, len: usize) -> Option<[u8; 4]> {
         let mask = match self.role {
             Role::Server => None,
             Role::Client => {
@@ -313,7 +320,7 @@ impl Sender {
                 Some(key)
             }
         };
-        let h = FrameHeader { fin, rsv: Rsv::NONE, opcode, mask, payload_len: len as u64 };
+        let h = FrameHeader { fin, rsv, opcode, mask, payload_len: len as u64 };
         let mut buf = [0u8; MAX_HEADER_LEN];
         let n = h.encode(&mut buf);
         self.staging.extend_from_slice(&buf[..n]);
@@ -323,8 +330,8 @@ impl Sender {
     }
 
     /// A frame whose payload is copied next to its header (and masked there for a client).
-    fn encode(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
-        let mask = self.header(opcode, fin, payload.len());
+    fn encode(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, payload: &[u8]) {
+        let mask = self.header(opcode, rsv, fin, payload.len());
         let start = self.staging.len();
         self.staging.extend_from_slice(payload);
         if let Some(key) = mask {
@@ -333,11 +340,11 @@ impl Sender {
     }
 
     /// A data frame: a large unmasked payload becomes its own segment, without a copy.
-    fn encode_data(&mut self, opcode: OpCode, fin: bool, payload: Bytes) {
+    fn encode_data(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, payload: Bytes) {
         if self.role == Role::Client || payload.len() <= INLINE_MAX {
-            self.encode(opcode, fin, &payload);
+            self.encode(opcode, rsv, fin, &payload);
         } else {
-            self.header(opcode, fin, payload.len());
+            self.header(opcode, rsv, fin, payload.len());
             self.flush_staging();
             self.wire_len += payload.len();
             self.wire.push_back(payload);
@@ -429,14 +436,14 @@ mod tests {
     #[test]
     fn large_messages_are_fragmented_and_pongs_go_between_fragments() {
         let mut s = server(100);
-        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![7u8; 250]), true);
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![7u8; 250]), true, false);
         // The first frames are already framed; a Pong queued now goes before the next fragment.
         let first = s.chunks().map(<[u8]>::len).sum::<usize>();
         s.advance(first);
         let got = frames(&drain(&mut s), Role::Server);
         assert!(got.iter().all(|f| f.0 != OpCode::Pong));
         let mut s = Sender::new(Role::Server, None, 100, 4, 0);
-        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![7u8; 250]), true);
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![7u8; 250]), true, false);
         s.push_pong(Bytes::from_static(b"p"));
         let got = frames(&drain(&mut s), Role::Server);
         let kinds: Vec<_> = got.iter().map(|f| (f.0, f.1, f.2.len())).collect();
@@ -454,8 +461,8 @@ mod tests {
     #[test]
     fn close_waits_for_every_queued_message() {
         let mut s = server(10);
-        s.push_data(OpCode::Text, Bytes::from_static(b"a"), true);
-        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![0u8; 200_000]), true);
+        s.push_data(OpCode::Text, Bytes::from_static(b"a"), true, false);
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![0u8; 200_000]), true, false);
         s.push_close(CloseCode::NORMAL, "");
         let got = frames(&drain(&mut s), Role::Server);
         assert_eq!(got.first().map(|f| f.0), Some(OpCode::Text));
@@ -478,8 +485,8 @@ mod tests {
     #[test]
     fn client_frames_are_masked_with_fresh_keys() {
         let mut s = Sender::new(Role::Client, Some(Box::new(crate::rand::SeededRandom::new(1))), 1 << 20, 4, 0);
-        s.push_data(OpCode::Text, Bytes::from_static(b"hello"), true);
-        s.push_data(OpCode::Text, Bytes::from_static(b"hello"), true);
+        s.push_data(OpCode::Text, Bytes::from_static(b"hello"), true, false);
+        s.push_data(OpCode::Text, Bytes::from_static(b"hello"), true, false);
         let wire = drain(&mut s);
         assert_eq!(frames(&wire, Role::Client).iter().map(|f| f.2.clone()).collect::<Vec<_>>(), [b"hello"; 2]);
         assert_ne!(wire[2..6], wire[13..17], "each frame gets its own key");
@@ -489,7 +496,7 @@ mod tests {
     fn large_unmasked_payloads_are_not_copied() {
         let payload = Bytes::from(alloc::vec![1u8; 10_000]);
         let mut s = server(1 << 20);
-        s.push_data(OpCode::Binary, payload.clone(), true);
+        s.push_data(OpCode::Binary, payload.clone(), true, false);
         let segs: Vec<&[u8]> = s.chunks().collect();
         assert_eq!(segs.len(), 2);
         assert_eq!(segs[1].as_ptr(), payload.as_ptr(), "the payload segment is the caller's buffer");
@@ -499,7 +506,7 @@ mod tests {
     fn pending_pongs_are_capped() {
         let mut s = Sender::new(Role::Server, None, 1 << 20, 2, 0);
         // Fill the wire so Pongs stay queued.
-        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![0u8; 200_000]), true);
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![0u8; 200_000]), true, false);
         for i in 0..10u8 {
             s.push_pong(Bytes::copy_from_slice(&[i]));
         }
@@ -511,8 +518,8 @@ mod tests {
     #[test]
     fn discard_counts_what_was_left() {
         let mut s = server(1000);
-        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![0u8; 100_000]), true);
-        s.push_data(OpCode::Text, Bytes::from_static(b"x"), true);
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![0u8; 100_000]), true, false);
+        s.push_data(OpCode::Text, Bytes::from_static(b"x"), true, false);
         let queued = s.queued_bytes() as u64;
         let unsent = s.discard();
         assert_eq!(unsent.messages, 2);

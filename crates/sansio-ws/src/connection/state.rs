@@ -156,9 +156,9 @@ impl Phase {
                 Phase::LocalClosing { code, reason, idle, written: false, peer_closed: false }
             }
             (Phase::Open, Input::PeerClose { code, reason }) => {
-                // Echo the peer's code; an empty Close is answered with 1000 (Normal).
+                // Echo the peer's code and reason; an empty Close is answered with 1000 (Normal).
                 let reply = if code == CloseCode::NO_STATUS { CloseCode::NORMAL } else { code };
-                fx.queue_close = Some(CloseOrder { code: reply, reason: String::new() });
+                fx.queue_close = Some(CloseOrder { code: reply, reason: reason.clone() });
                 fx.arm_drain = true;
                 Phase::RemoteClosing { code, reason }
             }

@@ -1,0 +1,320 @@
+//! What every driver shares: the clock, the application callbacks, and the echo application.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::time::Duration;
+
+use bytes::Bytes;
+use sansio_ws::Instant;
+use sansio_ws::connection::{Closed, Connection, Event, Fragment, Message, MessageKind};
+use sansio_ws::error::SendErrorKind;
+use sansio_ws::frame::CloseCode;
+
+/// How long a peer has to complete the opening handshake.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a driver keeps reading after it shut down its sending side, so that unread input does
+/// not turn the close into a reset (which can destroy the peer's copy of our last frames).
+pub(crate) const LINGER: Duration = Duration::from_secs(1);
+
+/// How much room a driver asks [`Connection::input_buffer`] for on each read.
+pub(crate) const READ_CHUNK: usize = 64 * 1024;
+
+/// The most [`std::io::IoSlice`]s handed to one vectored write.
+pub(crate) const MAX_SLICES: usize = 64;
+
+/// The text that asks the echo server to start the close handshake itself.
+pub(crate) const CLOSE_REQUEST: &str = "please close";
+
+/// The driver's clock: a `std::time::Instant` epoch, and conversions to and from the core's
+/// [`Instant`] (nanoseconds since that epoch). Only differences matter, so each connection may
+/// have its own epoch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    epoch: std::time::Instant,
+}
+
+impl Clock {
+    /// A clock whose epoch is now.
+    pub(crate) fn new() -> Self {
+        Clock { epoch: std::time::Instant::now() }
+    }
+
+    /// The current time on the core's scale.
+    pub(crate) fn now(self) -> Instant {
+        Instant::from_nanos(u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// A core deadline as a `std::time::Instant` (for `sleep_until` and friends).
+    pub(crate) fn to_std(self, t: Instant) -> std::time::Instant {
+        self.epoch + Duration::from_nanos(t.as_nanos())
+    }
+}
+
+/// The application: called by a driver with the connection, so that it can answer with commands
+/// (`send_*`, `ping`, `close`), which only queue work; the driver writes it out afterwards.
+pub(crate) trait Handler {
+    /// The connection is open (handshake done, bytes that followed it already given to the
+    /// connection). Called once, before any event.
+    fn on_open(&mut self, conn: &mut Connection, now: Instant) {
+        let _ = (conn, now);
+    }
+
+    /// Every event but the final [`Event::Closed`], which the driver returns instead.
+    fn on_event(&mut self, conn: &mut Connection, now: Instant, event: Event);
+}
+
+/// A connection that completed its opening handshake, with the transport it runs on.
+#[derive(Debug)]
+pub(crate) struct Upgraded<S> {
+    /// The transport.
+    pub(crate) stream: S,
+    /// The connection, already fed with the bytes that followed the handshake.
+    pub(crate) conn: Connection,
+    /// Bytes already produced that must be written before the connection's own (the server's
+    /// `101 Switching Protocols`): writing them together with the first frames saves a write.
+    pub(crate) taken: Vec<u8>,
+}
+
+/// An error for a handshake that failed (refused, malformed, or not finished in time).
+pub(crate) fn handshake_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("opening handshake failed: {e}"))
+}
+
+/// The drain every driver runs after each input or command: write what the connection has (after
+/// `taken`), hand every event to the handler, and repeat while the handler queues more. Returns the
+/// final event once it comes; otherwise returns when there is nothing left to do or the transport
+/// cannot take more bytes now.
+///
+/// `write` is one vectored, non-blocking (or briefly blocking) write: `Ok(n)` for `n` bytes
+/// written, `WouldBlock`/`TimedOut` when the transport is full. Any other error means the transport
+/// failed: the connection hears it as end of stream, and `transport_failed` stops further writes.
+pub(crate) fn drain<H: Handler>(
+    conn: &mut Connection,
+    handler: &mut H,
+    clock: Clock,
+    taken: &mut Vec<u8>,
+    transport_failed: &mut bool,
+    mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+) -> Option<Closed> {
+    loop {
+        let mut stalled = true;
+        if !*transport_failed {
+            match write_out(conn, clock, taken, &mut write) {
+                Ok(s) => stalled = s,
+                Err(_) => {
+                    // A reset or broken pipe: for the core, the stream is over.
+                    *transport_failed = true;
+                    conn.handle_eof(clock.now());
+                }
+            }
+        }
+        let now = clock.now();
+        let mut any_event = false;
+        while let Some(event) = conn.poll_event() {
+            any_event = true;
+            match event {
+                Event::Closed(closed) => return Some(closed),
+                event => handler.on_event(conn, now, event),
+            }
+        }
+        // The handler may have queued more output: go round until quiet.
+        if !any_event && (stalled || !conn.wants_write()) {
+            return None;
+        }
+    }
+}
+
+/// Writes `taken`, then the connection's output, with vectored writes until everything is out or
+/// the transport is full. Returns whether it is full ("stalled").
+fn write_out(
+    conn: &mut Connection,
+    clock: Clock,
+    taken: &mut Vec<u8>,
+    write: &mut impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+) -> io::Result<bool> {
+    while !taken.is_empty() || conn.wants_write() {
+        let result = {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut n = 0;
+            if !taken.is_empty() {
+                slices[0] = IoSlice::new(taken);
+                n = 1;
+            }
+            n += conn.transmit_io_slices(&mut slices[n..]);
+            write(&slices[..n])
+        };
+        match result {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                // A partial write is normal: consume what went out, in order.
+                let from_taken = n.min(taken.len());
+                taken.drain(..from_taken);
+                conn.advance_transmit(clock.now(), n - from_taken);
+            }
+            Err(e) if is_would_block(&e) => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+/// The transport is full or empty for now: `WouldBlock`, or `TimedOut` for a blocking socket's
+/// timeout on Windows.
+pub(crate) fn is_would_block(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// The echo application: every message goes back as it came (whole, or piece by piece when the
+/// connection streams), except [`CLOSE_REQUEST`], which makes it close the connection itself.
+///
+/// Echoes refused for backpressure wait in a backlog until [`Event::Writable`]. (A server facing
+/// untrusted clients would also stop reading while its backlog is long.)
+#[derive(Debug, Default)]
+pub(crate) struct Echo {
+    /// Pinged once the connection opens, if set.
+    pub(crate) ping_on_open: Option<Bytes>,
+    /// Messages (or streamed message ends) received.
+    pub(crate) messages: usize,
+    /// Payload bytes received.
+    pub(crate) bytes: u64,
+    /// Pings received.
+    pub(crate) pings: usize,
+    /// Pongs received (answers to `ping_on_open`).
+    pub(crate) pongs: Vec<Bytes>,
+    /// Whether the peer's Close arrived.
+    pub(crate) close_received: Option<CloseCode>,
+    backlog: VecDeque<Outgoing>,
+}
+
+#[derive(Debug)]
+enum Outgoing {
+    Whole(Message),
+    Piece(MessageKind, Bytes, bool),
+}
+
+impl Echo {
+    /// An echo application that pings once with `payload` when the connection opens.
+    pub(crate) fn pinging(payload: &'static [u8]) -> Self {
+        Echo { ping_on_open: Some(Bytes::from_static(payload)), ..Echo::default() }
+    }
+
+    /// Sends what the backlog holds until the connection refuses for backpressure.
+    fn flush(&mut self, conn: &mut Connection) {
+        while let Some(out) = self.backlog.pop_front() {
+            let refused = match out {
+                Outgoing::Whole(m) => conn.send(m).err().map(|e| (e.kind, Outgoing::Whole(e.payload))),
+                Outgoing::Piece(kind, data, last) => {
+                    conn.send_fragment(kind, data, last).err().map(|e| (e.kind, Outgoing::Piece(kind, e.payload, last)))
+                }
+            };
+            match refused {
+                None => {}
+                Some((SendErrorKind::Backpressure, out)) => {
+                    self.backlog.push_front(out);
+                    return;
+                }
+                // Closing: nothing more can be sent.
+                Some((SendErrorKind::Usage(_), _)) => {
+                    self.backlog.clear();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Handler for Echo {
+    fn on_open(&mut self, conn: &mut Connection, _now: Instant) {
+        if let Some(payload) = self.ping_on_open.clone() {
+            // Refused only when the connection is already over; nothing to do then.
+            let _ = conn.ping(payload);
+        }
+    }
+
+    fn on_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        match event {
+            Event::Message(Message::Text(text)) if text == CLOSE_REQUEST => {
+                self.messages += 1;
+                // Refused only if closing has already begun.
+                let _ = conn.close(now, CloseCode::NORMAL, "as requested");
+            }
+            Event::Message(message) => {
+                self.messages += 1;
+                self.bytes += message.len() as u64;
+                self.backlog.push_back(Outgoing::Whole(message));
+            }
+            Event::Fragment(Fragment { kind, data, first, last }) => {
+                if first && last && kind == MessageKind::Text && data == CLOSE_REQUEST.as_bytes() {
+                    self.messages += 1;
+                    let _ = conn.close(now, CloseCode::NORMAL, "as requested");
+                    return;
+                }
+                self.messages += usize::from(last);
+                self.bytes += data.len() as u64;
+                self.backlog.push_back(Outgoing::Piece(kind, data, last));
+            }
+            Event::Ping(_) => self.pings += 1,
+            Event::Pong(payload) => self.pongs.push(payload),
+            Event::CloseReceived { code, .. } => self.close_received = Some(code),
+            // The final event never reaches a handler; `Writable` is handled below.
+            Event::Writable | Event::Closed(_) => {}
+        }
+        self.flush(conn);
+    }
+}
+
+/// The examples' client: sends a text, a binary and a fragmented message and a Ping, reports each
+/// answer through `print`, then closes.
+#[derive(Debug)]
+pub(crate) struct DemoClient {
+    /// Where the client reports what happens.
+    pub(crate) print: fn(String),
+    /// Answers still awaited.
+    awaited: usize,
+}
+
+impl DemoClient {
+    /// A client reporting through `print`.
+    pub(crate) fn new(print: fn(String)) -> Self {
+        DemoClient { print, awaited: 0 }
+    }
+}
+
+impl Handler for DemoClient {
+    fn on_open(&mut self, conn: &mut Connection, _now: Instant) {
+        // Fresh connections have room: these small sends are not refused.
+        let sent = [
+            conn.send_text("Hello, WebSocket").map_err(|e| e.kind),
+            conn.send_binary(Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef])).map_err(|e| e.kind),
+            conn.send_fragment(MessageKind::Text, Bytes::from_static(b"sent in "), false).map_err(|e| e.kind),
+            conn.send_fragment(MessageKind::Text, Bytes::from_static(b"two pieces"), true).map_err(|e| e.kind),
+            conn.ping(Bytes::from_static(b"are you there?")).map_err(|e| e.kind),
+        ];
+        for result in sent {
+            if let Err(e) = result {
+                (self.print)(format!("send refused: {e:?}"));
+            }
+        }
+        self.awaited = 4;
+    }
+
+    fn on_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        match event {
+            Event::Message(Message::Text(text)) => (self.print)(format!("echo (text): {text}")),
+            Event::Message(Message::Binary(bytes)) => (self.print)(format!("echo (binary): {:02x?}", &bytes[..])),
+            Event::Pong(payload) => (self.print)(format!("pong: {}", String::from_utf8_lossy(&payload))),
+            Event::CloseReceived { code, reason } => {
+                (self.print)(format!("Close from the server: {} {reason:?}", code.as_u16()));
+                return;
+            }
+            _ => return,
+        }
+        self.awaited = self.awaited.saturating_sub(1);
+        if self.awaited == 0 {
+            (self.print)("every answer is in; closing".into());
+            let _ = conn.close(now, CloseCode::NORMAL, "done");
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Runs the scripted client against the echo server over real sockets on 127.0.0.1, under any
+//! combination of drivers, and checks how both ends finished.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sansio_ws::connection::{CloseCause, Closed, Config, Side, Unsent};
+use sansio_ws::frame::CloseCode;
+use sansio_ws::handshake::{ClientConfig, ServerConfig};
+
+use super::app::{Clock, Echo};
+use super::script::{Finish, Script, Step};
+use super::{blocking, tokio_driver};
+
+/// How long any one exchange may take before the test fails.
+pub(crate) const TEST_LIMIT: Duration = Duration::from_secs(60);
+
+/// The Ping payload the echo server sends when a connection opens.
+pub(crate) const SERVER_PING: &[u8] = b"server-hello";
+
+/// Which driver runs one end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Driver {
+    /// `std::net`, a thread per connection.
+    Blocking,
+    /// tokio, a current-thread runtime.
+    Tokio,
+}
+
+/// One end's outcome: its application (with what it counted) and its final event.
+pub(crate) type Outcome<H> = (H, io::Result<Closed>);
+
+/// A current-thread tokio runtime with I/O and timers.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
+}
+
+/// Starts an echo server for one connection on a free port of 127.0.0.1.
+pub(crate) fn serve_once(driver: Driver, config: Config) -> (SocketAddr, thread::JoinHandle<Outcome<Echo>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("the bound address");
+    let server = thread::spawn(move || {
+        let mut echo = Echo::pinging(SERVER_PING);
+        let clock = Clock::new();
+        let result = match driver {
+            Driver::Blocking => listener.accept().and_then(|(stream, _)| {
+                let upgraded = blocking::accept(stream, ServerConfig::default(), config, clock)?;
+                blocking::run(upgraded, clock, &mut echo)
+            }),
+            Driver::Tokio => runtime().block_on(async {
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let (stream, _) = listener.accept().await?;
+                let upgraded = tokio_driver::accept(stream, ServerConfig::default(), config, clock).await?;
+                tokio_driver::run(upgraded, clock, &mut echo).await
+            }),
+        };
+        (echo, result)
+    });
+    (addr, server)
+}
+
+/// Runs `script` as a client of `addr` on the calling thread.
+pub(crate) fn connect(driver: Driver, addr: SocketAddr, config: Config, mut script: Script) -> Outcome<Script> {
+    let url = format!("ws://{addr}/echo");
+    let clock = Clock::new();
+    let result = match driver {
+        Driver::Blocking => blocking::connect(&url, ClientConfig::default(), config, clock)
+            .and_then(|upgraded| blocking::run(upgraded, clock, &mut script)),
+        Driver::Tokio => runtime().block_on(async {
+            let upgraded = tokio_driver::connect(&url, ClientConfig::default(), config, clock).await?;
+            tokio_driver::run(upgraded, clock, &mut script).await
+        }),
+    };
+    (script, result)
+}
+
+/// Runs `f` on its own thread and fails the test if it takes longer than [`TEST_LIMIT`].
+pub(crate) fn within_limit<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        // The receiver is gone only if the limit already passed.
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(TEST_LIMIT).unwrap_or_else(|_| panic!("the exchange took longer than {TEST_LIMIT:?}"))
+}
+
+/// The full exchange: the standard steps from a `client` to a `server`, ended as `finish` says,
+/// with every check on both ends.
+pub(crate) fn exchange(server: Driver, client: Driver, finish: Finish, pipelined: bool, server_config: Config) {
+    let ((script, client_result), (echo, server_result)) = within_limit(move || {
+        let (addr, server_thread) = serve_once(server, server_config);
+        let script = Script::new(Script::standard_steps(), finish, pipelined);
+        let client_outcome = connect(client, addr, Config::default(), script);
+        (client_outcome, server_thread.join().expect("the server thread"))
+    });
+    let client_closed = client_result.expect("the client ran");
+    let server_closed = server_result.expect("the server ran");
+
+    // The client got every echo and Pong, in order, and the server's Ping.
+    assert!(script.problems.is_empty(), "client problems: {:#?}", script.problems);
+    assert!(script.complete(), "the client's script did not complete");
+    let steps = script.steps();
+    let pings = steps.iter().filter(|s| matches!(s, Step::Ping(_))).count();
+    assert_eq!(script.answered, steps.len());
+    if pipelined {
+        // The 8 MiB messages queued at once go over the high-water mark: the later ones were
+        // refused, handed back, and sent again on `Writable`.
+        assert!(script.refusals > 0, "no send was refused for backpressure");
+    }
+    assert_eq!(script.pings, 1, "the server's Ping reached the client");
+    // The server saw every message and Ping, and the client answered its Ping.
+    let asked_to_close = usize::from(finish == Finish::ServerCloses);
+    assert_eq!(echo.messages, steps.len() - pings + asked_to_close);
+    assert_eq!(echo.pings, pings);
+    assert_eq!(echo.pongs, [Bytes::from_static(SERVER_PING)]);
+    assert_eq!(echo.close_received, Some(CloseCode::NORMAL));
+
+    // Both ends closed cleanly, agreeing on who started.
+    let (client_side, server_side, reason) = match finish {
+        Finish::ClientCloses => (Side::Local, Side::Remote, "done"),
+        Finish::ServerCloses => (Side::Remote, Side::Local, "as requested"),
+    };
+    let clean = |initiator| CloseCause::Clean { code: CloseCode::NORMAL, reason: reason.to_string(), initiator };
+    assert_eq!(client_closed, Closed { cause: clean(client_side), unsent: Unsent::default() });
+    assert_eq!(server_closed, Closed { cause: clean(server_side), unsent: Unsent::default() });
+}
