@@ -91,8 +91,16 @@ fn main() -> std::io::Result<()> {
         DriverConfig { connection: Config { heartbeat: None, ..Config::default() }, ..DriverConfig::default() };
     match config.deflate.as_mut() {
         Some(_) if args.iter().any(|a| a == "--no-deflate") => config.deflate = None,
-        // Compress every echo, however short, so every compressed path is exercised.
-        Some(deflate) => deflate.threshold = 0,
+        Some(deflate) => {
+            // Compress every echo, however short, so every compressed path is exercised.
+            deflate.threshold = 0;
+            // Offer the client_no_context_takeover hint (RFC 7692 §7.1.1.2): some servers, the
+            // fuzzing server's cases 13.2, 13.5 and 13.6 among them, only ask a client for
+            // no context takeover when the offer says it can.
+            deflate.client_no_context_takeover = true;
+            // Level 1: the conformance run compresses hundreds of megabytes.
+            deflate.level = 1;
+        }
         None => {}
     }
     let runner = Runner { base, step: Step::CaseCount, cases: 0, failed: None };

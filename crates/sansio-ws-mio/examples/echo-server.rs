@@ -40,7 +40,11 @@ fn main() -> std::io::Result<()> {
     };
     match config.deflate.as_mut() {
         Some(_) if no_deflate => config.deflate = None,
-        Some(deflate) => deflate.threshold = 0,
+        Some(deflate) => {
+            deflate.threshold = 0;
+            // Level 1: the conformance run compresses hundreds of megabytes.
+            deflate.level = 1;
+        }
         None => {}
     }
     let mut event_loop = EventLoop::new(config, Echo)?;
