@@ -9,7 +9,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 use super::extensions::{Extension, ExtensionFormatError, ExtensionParseError, parse_extensions, write_extensions};
-use super::head::{HeadLimits, HeadReader};
+use super::head::{HeadLimits, HeadPhase};
 use super::headers::{
     FieldProblem, Headers, check_extra_field, first_two, httparse_problem, is_token, is_valid_field_value,
     list_elements, trim_ows, write_field,
@@ -82,15 +82,7 @@ pub struct ClientHandshake {
     subprotocols: Vec<String>,
     extensions: Vec<Extension>,
     limits: HeadLimits,
-    state: State,
-    trailing: Vec<u8>,
-}
-
-#[derive(Debug)]
-enum State {
-    Reading(HeadReader),
-    Done,
-    Failed(ClientHandshakeError),
+    phase: HeadPhase<ClientHandshakeError>,
 }
 
 /// Fields the client writes itself (or that would announce a request body).
@@ -172,8 +164,7 @@ impl ClientHandshake {
             subprotocols: config.subprotocols,
             extensions: config.extensions,
             limits: config.limits,
-            state: State::Reading(HeadReader::new(&config.limits)),
-            trailing: Vec::new(),
+            phase: HeadPhase::new(&config.limits),
         })
     }
 
@@ -185,36 +176,19 @@ impl ClientHandshake {
     ///   input given after this point is appended to them and `Ok(None)` is returned.
     /// - `Err(e)`: fail the connection. Every later call returns the same error.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<Option<Response>, ClientHandshakeError> {
-        let reader = match &mut self.state {
-            State::Reading(reader) => reader,
-            State::Done => {
-                self.trailing.extend_from_slice(data);
-                return Ok(None);
-            }
-            State::Failed(e) => return Err(e.clone()),
-        };
-        let result = match reader.push(data) {
-            Ok(None) => return Ok(None),
-            Ok(Some(done)) => self.parse_response(&done.head).map(|response| (response, done.trailing)),
-            Err(_) => Err(ClientHandshakeError::HeadTooLarge { limit: self.limits.max_head_size }),
-        };
-        match result {
-            Ok((response, trailing)) => {
-                self.trailing = trailing;
-                self.state = State::Done;
-                Ok(Some(response))
-            }
-            Err(e) => {
-                self.state = State::Failed(e.clone());
-                Err(e)
-            }
-        }
+        let limit = self.limits.max_head_size;
+        // The phase is taken out for the call so that `parse_response` can borrow the rest.
+        let mut phase = core::mem::replace(&mut self.phase, HeadPhase::new(&self.limits));
+        let result =
+            phase.feed(data, || ClientHandshakeError::HeadTooLarge { limit }, |head| self.parse_response(head));
+        self.phase = phase;
+        result
     }
 
     /// Takes the bytes received after the response head. Hand them to the connection before any
     /// further input.
     pub fn take_trailing(&mut self) -> Bytes {
-        Bytes::from(core::mem::take(&mut self.trailing))
+        self.phase.take_trailing()
     }
 
     /// Appends the opening request to `out`. It is the same every time; send it once.
@@ -234,7 +208,7 @@ impl ClientHandshake {
 
     /// Whether a response has been returned.
     pub fn is_done(&self) -> bool {
-        matches!(self.state, State::Done)
+        self.phase.is_done()
     }
 
     fn parse_response(&self, head: &[u8]) -> Result<Response, ClientHandshakeError> {

@@ -8,6 +8,8 @@
 
 use alloc::vec::Vec;
 
+use bytes::Bytes;
+
 /// Bounds on the HTTP head (start line and header fields) a handshake reads.
 ///
 /// A peer that exceeds either bound gets an error (answered with `431 Request Header Fields Too
@@ -44,6 +46,70 @@ pub(crate) struct CompleteHead {
     pub(crate) head: Vec<u8>,
     /// The bytes after the head, in order, none dropped.
     pub(crate) trailing: Vec<u8>,
+}
+
+/// Where one side of a handshake is: reading its head, done (later input is kept as trailing
+/// bytes), or failed for good (every later call gives the same error).
+#[derive(Debug)]
+pub(crate) struct HeadPhase<E> {
+    state: PhaseState<E>,
+    trailing: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum PhaseState<E> {
+    Reading(HeadReader),
+    Done,
+    Failed(E),
+}
+
+impl<E: Clone> HeadPhase<E> {
+    pub(crate) fn new(limits: &HeadLimits) -> Self {
+        HeadPhase { state: PhaseState::Reading(HeadReader::new(limits)), trailing: Vec::new() }
+    }
+
+    /// Feeds a piece of input; `parse` validates the head once it is complete.
+    pub(crate) fn feed<T>(
+        &mut self,
+        data: &[u8],
+        too_large: impl FnOnce() -> E,
+        parse: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
+        let reader = match &mut self.state {
+            PhaseState::Reading(reader) => reader,
+            PhaseState::Done => {
+                self.trailing.extend_from_slice(data);
+                return Ok(None);
+            }
+            PhaseState::Failed(e) => return Err(e.clone()),
+        };
+        let result = match reader.push(data) {
+            Ok(None) => return Ok(None),
+            Ok(Some(done)) => parse(&done.head).map(|value| (value, done.trailing)),
+            Err(HeadTooLarge) => Err(too_large()),
+        };
+        match result {
+            Ok((value, trailing)) => {
+                self.trailing = trailing;
+                self.state = PhaseState::Done;
+                Ok(Some(value))
+            }
+            Err(e) => {
+                self.state = PhaseState::Failed(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes the bytes that followed the head.
+    pub(crate) fn take_trailing(&mut self) -> Bytes {
+        Bytes::from(core::mem::take(&mut self.trailing))
+    }
+
+    /// Whether the head has been read and accepted.
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.state, PhaseState::Done)
+    }
 }
 
 /// Collects the bytes of a head until its end is found.

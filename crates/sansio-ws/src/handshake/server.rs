@@ -11,7 +11,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 use super::extensions::{Extension, ExtensionFormatError, ExtensionParseError, parse_extensions, write_extensions};
-use super::head::{HeadLimits, HeadReader};
+use super::head::{HeadLimits, HeadPhase};
 use super::headers::{
     FieldProblem, Headers, check_extra_field, first_two, httparse_problem, is_token, list_elements, write_field,
     write_status_line,
@@ -35,24 +35,16 @@ pub struct ServerConfig {
 #[derive(Debug)]
 pub struct ServerHandshake {
     config: ServerConfig,
-    state: State,
-    trailing: Vec<u8>,
+    phase: HeadPhase<HandshakeError>,
     /// Path of a well-formed GET without any `Upgrade` field.
     plain_get: Option<String>,
-}
-
-#[derive(Debug)]
-enum State {
-    Reading(HeadReader),
-    Done,
-    Failed(HandshakeError),
 }
 
 impl ServerHandshake {
     /// A handshake waiting for the first byte of a request.
     pub fn new(config: ServerConfig) -> Self {
-        let reader = HeadReader::new(&config.limits);
-        ServerHandshake { config, state: State::Reading(reader), trailing: Vec::new(), plain_get: None }
+        let phase = HeadPhase::new(&config.limits);
+        ServerHandshake { config, phase, plain_get: None }
     }
 
     /// Feeds bytes read from the connection, in pieces of any size.
@@ -64,47 +56,30 @@ impl ServerHandshake {
     /// - `Err(e)`: the request is refused; send [`HandshakeError::write_response`] and close.
     ///   Every later call returns the same error.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
-        let reader = match &mut self.state {
-            State::Reading(reader) => reader,
-            State::Done => {
-                self.trailing.extend_from_slice(data);
-                return Ok(None);
-            }
-            State::Failed(e) => return Err(e.clone()),
-        };
-        let result = match reader.push(data) {
-            Ok(None) => return Ok(None),
-            Ok(Some(done)) => {
-                let result = parse_request(&done.head, &self.config);
+        let ServerHandshake { config, phase, plain_get } = self;
+        let limit = config.limits.max_head_size;
+        phase.feed(
+            data,
+            || HandshakeError::HeadTooLarge { limit },
+            |head| {
+                let result = parse_request(head, config);
                 if let Err(HandshakeError::MissingUpgrade) = result {
-                    self.plain_get = plain_get_path(&done.head);
+                    *plain_get = plain_get_path(head);
                 }
-                result.map(|request| (request, done.trailing))
-            }
-            Err(_) => Err(HandshakeError::HeadTooLarge { limit: self.config.limits.max_head_size }),
-        };
-        match result {
-            Ok((request, trailing)) => {
-                self.trailing = trailing;
-                self.state = State::Done;
-                Ok(Some(request))
-            }
-            Err(e) => {
-                self.state = State::Failed(e.clone());
-                Err(e)
-            }
-        }
+                result
+            },
+        )
     }
 
     /// Takes the bytes received after the request head: WebSocket frames the client sent without
     /// waiting for the response. Hand them to the connection before any further input.
     pub fn take_trailing(&mut self) -> Bytes {
-        Bytes::from(core::mem::take(&mut self.trailing))
+        self.phase.take_trailing()
     }
 
     /// Whether a request has been returned.
     pub fn is_done(&self) -> bool {
-        matches!(self.state, State::Done)
+        self.phase.is_done()
     }
 
     /// The settings this handshake was created with.
