@@ -267,6 +267,17 @@ impl<H: Handler> EventLoop<H> {
         &mut self.handler
     }
 
+    /// Runs `f` with the handler and a [`Ctx`], outside any callback (between turns, from the
+    /// thread that owns the loop): to send, connect or close on the application's own schedule.
+    /// What it queues is written before this returns, as far as the sockets take it.
+    pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut H, &mut Ctx<'_>) -> R) -> R {
+        self.core.now = self.core.clock.now();
+        let (handler, mut ctx) = self.ctx();
+        let result = f(handler, &mut ctx);
+        self.settle_dirty();
+        result
+    }
+
     /// Runs until a graceful shutdown completes, or (with no listener) until no connection is left.
     pub fn run(&mut self) -> io::Result<ShutdownReport> {
         loop {

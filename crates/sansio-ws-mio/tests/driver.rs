@@ -264,3 +264,27 @@ fn shutdown_force_closes_peers_that_do_not_answer() {
     assert_eq!(server.handler().closed, [CloseCause::LocalAbort]);
     drop(raw);
 }
+
+#[test]
+fn with_ctx_sends_outside_callbacks() {
+    let mut server = EventLoop::new(config(), Counter::default()).unwrap();
+    let addr = listen(&mut server);
+    let mut client = EventLoop::new(config(), Counter::default()).unwrap();
+    client.connect(&format!("ws://{addr}/")).unwrap();
+    let start = StdInstant::now();
+    while server.handler().open.is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        server.turn(Some(Duration::from_millis(5))).unwrap();
+        client.turn(Some(Duration::from_millis(5))).unwrap();
+    }
+    let sent = server.with_ctx(|h, ctx| {
+        let id = h.open[0];
+        ctx.send_text(id, "scheduled by the application").is_ok()
+    });
+    assert!(sent);
+    while client.handler().messages == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        server.turn(Some(Duration::from_millis(5))).unwrap();
+        client.turn(Some(Duration::from_millis(5))).unwrap();
+    }
+}
