@@ -246,3 +246,44 @@ proptest! {
         prop_assert_eq!(&messages(&p.client_events), &sent);
     }
 }
+
+proptest! {
+    /// Any offer header: negotiation never panics, and whatever it accepts is a well-formed answer
+    /// within RFC 7692's ranges that a client offering exactly that would accept.
+    #[test]
+    fn negotiation_of_arbitrary_offers_is_sound(
+        params in prop::collection::vec(
+            (prop::sample::select(vec!["server_no_context_takeover", "client_no_context_takeover",
+                "server_max_window_bits", "client_max_window_bits", "x"]),
+             prop::option::of(prop_oneof![Just("8".to_string()), Just("15".to_string()), "[0-9]{1,3}"])),
+            0..6),
+    ) {
+        let mut header = String::from("permessage-deflate");
+        for (name, value) in &params {
+            header.push_str("; ");
+            header.push_str(name);
+            if let Some(v) = value {
+                header.push('=');
+                header.push_str(v);
+            }
+        }
+        let offers = parse_extensions(header.as_bytes()).unwrap();
+        if let Some((answer, agreed)) = DeflateConfig::default().negotiate(&offers) {
+            prop_assert!((8..=15).contains(&agreed.server_max_window_bits));
+            prop_assert!((8..=15).contains(&agreed.client_max_window_bits));
+            let mut written = String::new();
+            sansio_ws::handshake::write_extensions(std::slice::from_ref(&answer), &mut written).unwrap();
+            prop_assert_eq!(parse_extensions(written.as_bytes()).unwrap(), vec![answer.clone()]);
+            // A client whose configuration produced this offer accepts the answer.
+            let client = DeflateConfig {
+                server_no_context_takeover: header.contains("server_no_context_takeover"),
+                server_max_window_bits: offers[0].param("server_max_window_bits")
+                    .and_then(|p| p.value.as_deref()?.parse().ok()).unwrap_or(15),
+                client_max_window_bits: offers[0].param("client_max_window_bits")
+                    .and_then(|p| p.value.as_deref()?.parse().ok()).unwrap_or(15),
+                ..DeflateConfig::default()
+            };
+            prop_assert_eq!(client.accept_response(&answer).map(|p| p.server_max_window_bits), Ok(agreed.server_max_window_bits));
+        }
+    }
+}
