@@ -185,6 +185,8 @@ pub(crate) struct Echo {
     pub(crate) pongs: Vec<Bytes>,
     /// Whether the peer's Close arrived.
     pub(crate) close_received: Option<CloseCode>,
+    /// Whether permessage-deflate was on when the connection opened.
+    pub(crate) deflate: bool,
     backlog: VecDeque<Outgoing>,
 }
 
@@ -227,6 +229,7 @@ impl Echo {
 
 impl Handler for Echo {
     fn on_open(&mut self, conn: &mut Connection, _now: Instant) {
+        self.deflate = conn.is_deflate_enabled();
         if let Some(payload) = self.ping_on_open.clone() {
             // Refused only when the connection is already over; nothing to do then.
             let _ = conn.ping(payload);

@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sansio_ws::connection::{CloseCause, Closed, Config, Side, Unsent};
+use sansio_ws::deflate::DeflateConfig;
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{ClientConfig, ServerConfig};
+use sansio_ws_mio::DriverConfig;
 
 use super::app::{Clock, Echo};
 use super::script::{Finish, Script, Step};
-use super::{blocking, tokio_driver};
+use super::{blocking, mio_driver, tokio_driver};
 
 /// How long any one exchange may take before the test fails.
 pub(crate) const TEST_LIMIT: Duration = Duration::from_secs(60);
@@ -29,6 +31,20 @@ pub(crate) enum Driver {
     Blocking,
     /// tokio, a current-thread runtime.
     Tokio,
+    /// The `sansio-ws-mio` event loop, with permessage-deflate offered (client) and accepted
+    /// (server) when `deflate` is set, as the driver does by default. The other drivers neither
+    /// offer nor accept it, so it is only ever on between two mio ends that both have it.
+    Mio {
+        /// Whether the loop negotiates permessage-deflate.
+        deflate: bool,
+    },
+}
+
+impl Driver {
+    /// Whether this end offers or accepts permessage-deflate.
+    pub(crate) fn deflate(self) -> bool {
+        matches!(self, Driver::Mio { deflate: true })
+    }
 }
 
 /// One end's outcome: its application (with what it counted) and its final event.
@@ -39,29 +55,57 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
 }
 
+/// The mio event loop's settings for connections with `config`.
+fn mio_config(config: Config, deflate: bool) -> DriverConfig {
+    DriverConfig { connection: config, deflate: deflate.then(DeflateConfig::default), ..DriverConfig::default() }
+}
+
+/// When a mio loop started now stops waiting for its connection to end.
+fn mio_give_up() -> std::time::Instant {
+    std::time::Instant::now() + TEST_LIMIT
+}
+
 /// Starts an echo server for one connection on a free port of 127.0.0.1.
 pub(crate) fn serve_once(driver: Driver, config: Config) -> (SocketAddr, thread::JoinHandle<Outcome<Echo>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("the bound address");
+    let (bound, address) = mpsc::channel();
     let server = thread::spawn(move || {
         let mut echo = Echo::pinging(SERVER_PING);
-        let clock = Clock::new();
-        let result = match driver {
-            Driver::Blocking => listener.accept().and_then(|(stream, _)| {
-                let upgraded = blocking::accept(stream, ServerConfig::default(), config, clock)?;
-                blocking::run(upgraded, clock, &mut echo)
-            }),
-            Driver::Tokio => runtime().block_on(async {
-                listener.set_nonblocking(true)?;
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                let (stream, _) = listener.accept().await?;
-                let upgraded = tokio_driver::accept(stream, ServerConfig::default(), config, clock).await?;
-                tokio_driver::run(upgraded, clock, &mut echo).await
-            }),
-        };
+        let result = serve(driver, config, &mut echo, &bound);
         (echo, result)
     });
-    (addr, server)
+    (address.recv().expect("the server's address"), server)
+}
+
+/// Serves one connection with `echo`, telling `bound` the address once it listens.
+fn serve(driver: Driver, config: Config, echo: &mut Echo, bound: &mpsc::Sender<SocketAddr>) -> io::Result<Closed> {
+    let localhost = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listen = || {
+        let listener = TcpListener::bind(localhost).expect("bind 127.0.0.1:0");
+        // The receiver waits for this before anything else.
+        let _ = bound.send(listener.local_addr().expect("the bound address"));
+        listener
+    };
+    let clock = Clock::new();
+    match driver {
+        Driver::Blocking => listen().accept().and_then(|(stream, _)| {
+            let upgraded = blocking::accept(stream, ServerConfig::default(), config, clock)?;
+            blocking::run(upgraded, clock, echo)
+        }),
+        Driver::Tokio => runtime().block_on(async {
+            let listener = listen();
+            listener.set_nonblocking(true)?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let (stream, _) = listener.accept().await?;
+            let upgraded = tokio_driver::accept(stream, ServerConfig::default(), config, clock).await?;
+            tokio_driver::run(upgraded, clock, echo).await
+        }),
+        Driver::Mio { deflate } => {
+            let (event_loop, addr) =
+                mio_driver::listen(localhost, mio_config(config, deflate), echo).expect("a mio loop on 127.0.0.1:0");
+            let _ = bound.send(addr);
+            mio_driver::run(event_loop, mio_give_up())
+        }
+    }
 }
 
 /// Runs `script` as a client of `addr` on the calling thread.
@@ -75,6 +119,8 @@ pub(crate) fn connect(driver: Driver, addr: SocketAddr, config: Config, mut scri
             let upgraded = tokio_driver::connect(&url, ClientConfig::default(), config, clock).await?;
             tokio_driver::run(upgraded, clock, &mut script).await
         }),
+        Driver::Mio { deflate } => mio_driver::connect(&url, mio_config(config, deflate), &mut script)
+            .and_then(|event_loop| mio_driver::run(event_loop, mio_give_up())),
     };
     (script, result)
 }
@@ -119,6 +165,9 @@ pub(crate) fn exchange(server: Driver, client: Driver, finish: Finish, pipelined
     assert_eq!(echo.pings, pings);
     assert_eq!(echo.pongs, [Bytes::from_static(SERVER_PING)]);
     assert_eq!(echo.close_received, Some(CloseCode::NORMAL));
+    // permessage-deflate is on exactly when both ends negotiate it.
+    let deflate = server.deflate() && client.deflate();
+    assert_eq!((script.deflate, echo.deflate), (deflate, deflate), "permessage-deflate on (client, server)");
 
     // Both ends closed cleanly, agreeing on who started.
     let (client_side, server_side, reason) = match finish {

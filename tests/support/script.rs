@@ -55,6 +55,8 @@ pub(crate) struct Script {
     pub(crate) refusals: usize,
     /// Everything that went wrong, described.
     pub(crate) problems: Vec<String>,
+    /// Whether permessage-deflate was on when the connection opened.
+    pub(crate) deflate: bool,
 }
 
 impl Script {
@@ -73,6 +75,7 @@ impl Script {
             pings: 0,
             refusals: 0,
             problems: Vec::new(),
+            deflate: false,
         }
     }
 
@@ -197,6 +200,7 @@ fn describe(m: &Message) -> String {
 
 impl Handler for Script {
     fn on_open(&mut self, conn: &mut Connection, now: Instant) {
+        self.deflate = conn.is_deflate_enabled();
         self.pump(conn, now);
     }
 

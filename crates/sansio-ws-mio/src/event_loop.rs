@@ -754,6 +754,7 @@ impl Core {
             writable_interest: write,
             opened: false,
             counted: false,
+            read_hint: crate::slot::MIN_READ,
         });
         Ok(slot)
     }

@@ -239,6 +239,7 @@ impl Connection {
             self.process(now);
         } else {
             self.recv.buf.truncate(start);
+            self.recv.release_if_idle();
         }
     }
 
@@ -337,6 +338,7 @@ impl Connection {
             self.stats.bytes_ignored += self.recv.buf.len() as u64;
             self.recv.clear();
         }
+        self.recv.release_if_idle();
     }
 
     fn on_incoming(&mut self, now: Instant, incoming: Incoming) {

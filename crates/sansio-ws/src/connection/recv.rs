@@ -96,6 +96,15 @@ impl Receiver {
         self.inflater = Some(inflater);
     }
 
+    /// Gives a large, empty receive buffer back to the allocator, so that an idle connection holds
+    /// no read buffer (a driver reads into a fresh region next time).
+    pub(crate) fn release_if_idle(&mut self) {
+        const KEEP: usize = 4 * 1024;
+        if self.buf.is_empty() && self.buf.capacity() > KEEP {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// Drops buffered input and any partial message (the connection stopped reading).
     pub(crate) fn clear(&mut self) {
         self.buf = BytesMut::new();
