@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Builds and runs the codec benchmarks (bench/, a cargo workspace of its own) and prints one table:
+# each workload, each implementation's throughput, the ratios sansio-ws/peer and the memcpy line.
+#
+#   scripts/bench.sh                 # codec benchmarks, pinned to the last CPU
+#   scripts/bench.sh loopback        # loopback echo servers and idle-connection memory
+#   scripts/bench.sh all             # both
+#   BENCH_CPU= scripts/bench.sh      # codec benchmarks not pinned
+#   BENCH_ARGS='decode_text16' scripts/bench.sh   # a filter, passed to divan
+#
+# The raw divan output is kept in bench/target/bench-codec.txt.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+manifest="$root/bench/Cargo.toml"
+raw="$root/bench/target/bench-codec.txt"
+cpu="${BENCH_CPU-$(($(nproc) - 1))}"
+what="${1:-codec}"
+
+codec() {
+
+cargo bench --manifest-path "$manifest" --bench codec --no-run
+mkdir -p "$(dirname "$raw")"
+pin=()
+if [[ -n "$cpu" ]] && command -v taskset > /dev/null; then
+    pin=(taskset -c "$cpu")
+fi
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of words on purpose.
+"${pin[@]}" cargo bench --manifest-path "$manifest" --bench codec -- ${BENCH_ARGS:-} | tee "$raw"
+
+python3 - "$raw" << 'PY'
+import re, sys
+
+SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+TOKEN = re.compile(r"([\d.]+) ([KMGT]?)(B|item)/s")
+groups = {}
+group = leaf = None
+for line in open(sys.argv[1], encoding="utf-8"):
+    m = re.search(r"[├╰]─ (\w+)", line)
+    if m:
+        name = m.group(1)
+        if name.startswith(("decode_", "encode_")):
+            group, leaf = name, None
+        else:
+            leaf = name
+        continue
+    tokens = TOKEN.findall(line)
+    if group and leaf and len(tokens) >= 4:
+        # columns: fastest, slowest, median, mean
+        vals = [float(v) * SCALE[p] for v, p, _ in tokens]
+        groups.setdefault(group, {}).setdefault(leaf, {})[tokens[0][2]] = (vals[0], vals[2])
+
+ORDER = [
+    ("decode_text16", "item", "Mmsg/s", 1e6, "decode 16 B text, 1 frame"),
+    ("decode_binary64k", "B", "GB/s", 1e9, "decode 64 KiB binary"),
+    ("decode_text1m", "B", "GB/s", 1e9, "decode 1 MiB mixed UTF-8 text"),
+    ("decode_text1m_frag1k", "B", "GB/s", 1e9, "decode 1 MiB text in 1 KiB fragments"),
+    ("encode_server_text16", "item", "Mmsg/s", 1e6, "encode 16 B text, server"),
+    ("encode_client_binary64k", "B", "GB/s", 1e9, "encode 64 KiB binary, client (masked)"),
+]
+IMPLS = ["sansio_ws", "tungstenite", "fastwebsockets", "memcpy"]
+
+def table(col, title):
+    print(f"\n{title}")
+    head = f"| workload | unit | sansio-ws | tungstenite | fastwebsockets | memcpy | ours/tung | ours/fast | ours/memcpy |"
+    print(head)
+    print("|" + "---|" * 9)
+    for key, kind, unit, div, label in ORDER:
+        g = groups.get(key)
+        if not g:
+            continue
+        v = {i: g.get(i, {}).get(kind, (float("nan"),) * 2)[col] for i in IMPLS}
+        ours = v["sansio_ws"]
+        cells = [f"{v[i] / div:.3g}" for i in IMPLS]
+        ratios = [f"{ours / v[i]:.2f}×" for i in ("tungstenite", "fastwebsockets")] + [f"{100 * ours / v['memcpy']:.1f} %"]
+        print(f"| {label} | {unit} | " + " | ".join(cells + ratios) + " |")
+
+table(1, "Median throughput (ratios of medians)")
+table(0, "Fastest sample (ratios of fastest samples)")
+PY
+}
+
+# Starts a server pinned to CPU 0 and waits until it accepts; sets $server_pid.
+start_server() {
+    local port="$1"
+    shift
+    taskset -c 0 "$@" 2> /dev/null &
+    server_pid=$!
+    for _ in $(seq 100); do
+        if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
+            return
+        fi
+        sleep 0.1
+    done
+    echo "server on port $port did not start" >&2
+    exit 1
+}
+
+stop_server() {
+    kill "$server_pid" 2> /dev/null || true
+    wait "$server_pid" 2> /dev/null || true
+}
+
+loopback() {
+    server_pid=
+    trap 'if [[ -n "$server_pid" ]]; then kill "$server_pid" 2> /dev/null || true; fi' EXIT
+    local bin="$root/bench/target/release"
+    cargo build --release --manifest-path "$manifest" --features loopback --bins
+    cargo build --release --manifest-path "$root/Cargo.toml" -p sansio-ws-mio --example echo-server
+    export CLK_TCK
+    CLK_TCK="$(getconf CLK_TCK)"
+    local gen=(taskset -c 1 "$bin/loadgen")
+    local -A servers=(
+        [sansio-ws]="9001 $root/target/release/examples/echo-server 127.0.0.1:9001 --no-deflate"
+        [tokio-tungstenite]="9002 $bin/tungstenite-echo 127.0.0.1:9002"
+        [fastwebsockets]="9003 $bin/fastwebsockets-echo 127.0.0.1:9003"
+    )
+    for name in sansio-ws tokio-tungstenite fastwebsockets; do
+        # shellcheck disable=SC2086 # the entry is a port and a command line.
+        set -- ${servers[$name]}
+        local port="$1"
+        shift
+        start_server "$port" "$@"
+        echo "== $name (pid $server_pid)"
+        echo -n "64 conns x 16 B, window 32: "
+        "${gen[@]}" "127.0.0.1:$port" --conns 64 --size 16 --window 32 --secs 5 --pid "$server_pid"
+        echo -n "1 conn x 1 MiB, window 4:   "
+        "${gen[@]}" "127.0.0.1:$port" --conns 1 --size 1048576 --window 4 --secs 5 --pid "$server_pid"
+        echo -n "ping-pong 16 B latency:     "
+        "${gen[@]}" "127.0.0.1:$port" --conns 1 --size 16 --window 1 --secs 5 --pid "$server_pid"
+        stop_server
+    done
+
+    # Memory of the sansio-ws server holding 10,000 idle connections.
+    local n=10000
+    if (($(ulimit -n) < n + 100)); then
+        ulimit -n "$(ulimit -Hn)"
+    fi
+    start_server 9001 "$root/target/release/examples/echo-server" 127.0.0.1:9001 --no-deflate
+    local before after fifo
+    before="$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")"
+    fifo="$(mktemp -u)"
+    mkfifo "$fifo"
+    "${gen[@]}" 127.0.0.1:9001 --conns "$n" --idle < "$fifo" > "$fifo.out" &
+    local gen_pid=$!
+    exec 4> "$fifo"
+    until grep -q ready "$fifo.out" 2> /dev/null; do
+        if ! kill -0 "$gen_pid" 2> /dev/null; then
+            echo "idle load generator failed" >&2
+            break
+        fi
+        sleep 0.2
+    done
+    sleep 1
+    after="$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")"
+    exec 4>&-
+    wait "$gen_pid" || true
+    rm -f "$fifo" "$fifo.out"
+    stop_server
+    echo "== sansio-ws idle connections: $n, RSS ${before} KiB -> ${after} KiB," \
+        "$(((after - before) * 1024 / n)) bytes per connection"
+}
+
+case "$what" in
+    codec) codec ;;
+    loopback) loopback ;;
+    all)
+        codec
+        loopback
+        ;;
+    *)
+        echo "usage: $0 [codec|loopback|all]" >&2
+        exit 2
+        ;;
+esac
