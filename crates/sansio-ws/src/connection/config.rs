@@ -25,6 +25,7 @@ pub enum ReceiveMode {
 /// [`max_timeout`](Self::max_timeout). A missed deadline is retried with the deadline doubled; after
 /// [`max_misses`](Self::max_misses) consecutive misses the peer is declared dead. Any data arriving
 /// while a Pong is awaited also proves the peer alive (its Pong may be queued behind a long message).
+/// An interval or deadline floor below 1 ms is raised to 1 ms (zero would wake a driver in a loop).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeartbeatConfig {
     /// Receive silence after which a Ping is sent. Default 30 s.

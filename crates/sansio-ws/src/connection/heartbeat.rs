@@ -8,6 +8,9 @@ use crate::Instant;
 
 /// Heartbeat Ping payloads start with this tag, then a big-endian sequence number and send time.
 const TAG: &[u8; 4] = b"swhb";
+/// The shortest interval or Pong deadline used, whatever the configuration says.
+const MIN_DURATION: Duration = Duration::from_millis(1);
+
 /// Length of a heartbeat Ping payload.
 pub(crate) const PING_LEN: usize = 4 + 8 + 8;
 
@@ -66,7 +69,10 @@ pub(crate) struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub(crate) fn new(cfg: HeartbeatConfig, now: Instant) -> Self {
+    pub(crate) fn new(mut cfg: HeartbeatConfig, now: Instant) -> Self {
+        // A zero interval or Pong deadline would re-arm at `now` forever: a busy loop.
+        cfg.interval = cfg.interval.max(MIN_DURATION);
+        cfg.min_timeout = cfg.min_timeout.max(MIN_DURATION);
         Heartbeat { cfg, last_rx: now, next_seq: 0, probe: None, misses: 0, rtt: RttEstimate::default(), pings_sent: 0 }
     }
 
@@ -243,6 +249,25 @@ mod tests {
         // The probe expired with data seen; the keepalive interval has passed too: ping again now.
         assert!(matches!(hb.on_timeout(t), Action::SendPing(_)));
         assert!(hb.deadline() > t);
+    }
+
+    #[test]
+    fn zero_durations_do_not_busy_loop() {
+        let zero = HeartbeatConfig {
+            interval: Duration::ZERO,
+            initial_timeout: Duration::ZERO,
+            min_timeout: Duration::ZERO,
+            max_timeout: Duration::ZERO,
+            max_misses: 7,
+        };
+        let mut hb = Heartbeat::new(zero, Instant::ZERO);
+        let mut t = Instant::ZERO;
+        for _ in 0..6 {
+            t = hb.deadline();
+            assert!(matches!(hb.on_timeout(t), Action::SendPing(_)));
+            assert!(hb.deadline() > t, "a deadline after {t:?}");
+        }
+        assert!(matches!(hb.on_timeout(hb.deadline()), Action::SendPing(_) | Action::Dead { .. }));
     }
 
     #[test]
