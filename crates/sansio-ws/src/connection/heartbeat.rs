@@ -261,9 +261,8 @@ mod tests {
             max_misses: 7,
         };
         let mut hb = Heartbeat::new(zero, Instant::ZERO);
-        let mut t = Instant::ZERO;
         for _ in 0..6 {
-            t = hb.deadline();
+            let t = hb.deadline();
             assert!(matches!(hb.on_timeout(t), Action::SendPing(_)));
             assert!(hb.deadline() > t, "a deadline after {t:?}");
         }
