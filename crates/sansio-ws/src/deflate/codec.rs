@@ -52,6 +52,12 @@ impl Deflater {
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
         }
+        if out.is_empty() {
+            // Nothing new since the last flush (an empty message): zlib emits no bytes at all, but
+            // the receiver appends the 4-byte tail and needs a block header before it. One 0x00
+            // octet starts an empty stored block (RFC 7692 §7.2.3.6).
+            out.push(0x00);
+        }
         if self.no_context_takeover {
             if self.release {
                 self.state = None;
@@ -175,6 +181,34 @@ mod tests {
             .inflate(&[0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00], true, &mut out, 100)
             .unwrap();
         assert_eq!(out, b"Hello");
+    }
+
+    /// An empty message between others, with a shared context: it must still be a complete
+    /// deflate block, or the receiver reads the next message's bytes as part of it.
+    #[test]
+    fn empty_messages_are_a_stored_block() {
+        let mut d = Deflater::new(15, false, 1, false).unwrap();
+        let mut i = Inflater::new(15, false, false);
+        for (n, msg) in [&b"Hello"[..], b"", b"", &[7u8; 300][..], b"", b"world"].iter().enumerate() {
+            let z = d.compress(msg);
+            if msg.is_empty() && n > 0 {
+                assert_eq!(z, [0x00], "message {n}");
+            }
+            let mut out = Vec::new();
+            i.inflate(&z, true, &mut out, 1000).unwrap();
+            assert_eq!(&out[..], *msg, "message {n}");
+        }
+        // A strict decoder (a fresh one fed the whole stream with the tails) agrees: every message
+        // ends on a block boundary.
+        let mut d = Deflater::new(15, false, 1, false).unwrap();
+        let mut stream = Vec::new();
+        for msg in [&b"a"[..], b"", b"b"] {
+            stream.extend(d.compress(msg));
+            stream.extend(TAIL);
+        }
+        let mut out = Vec::new();
+        Inflater::new(15, false, false).inflate(&stream, false, &mut out, 100).unwrap();
+        assert_eq!(out, b"ab");
     }
 
     #[test]
