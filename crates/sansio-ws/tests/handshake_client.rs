@@ -2,8 +2,11 @@
 //! the server's response, each response case run on the whole input, byte by byte, and with
 //! trailing bytes appended. Also the client/server round trip.
 
+mod common;
+
 // One module named after the feature, so that `cargo test handshake` selects every test here.
 mod handshake {
+    use crate::common::{Fields, MODES, Mode, add, feed, head, remove, set};
     use sansio_ws::handshake::{
         Accept, ClientConfig, ClientHandshake, ClientHandshakeError, Extension, ExtensionFormatError,
         ExtensionParseError, ExtensionParseErrorKind, HeadLimits, OriginPolicy, RejectedResponse, RequestError,
@@ -28,8 +31,6 @@ mod handshake {
         ClientHandshake::new("ws://example.com/chat", config, &mut SeededRandom::new(42)).expect("valid")
     }
 
-    type Fields = Vec<(String, String)>;
-
     /// A valid 101 for `hs`.
     fn good_fields(hs: &ClientHandshake) -> Fields {
         vec![
@@ -39,62 +40,9 @@ mod handshake {
         ]
     }
 
-    fn response(start: &str, fields: &Fields) -> Vec<u8> {
-        let mut s = format!("{start}\r\n");
-        for (n, v) in fields {
-            s.push_str(&format!("{n}: {v}\r\n"));
-        }
-        s.push_str("\r\n");
-        s.into_bytes()
-    }
-
-    fn remove(fields: &mut Fields, name: &str) {
-        fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-    }
-
-    fn set(fields: &mut Fields, name: &str, value: &str) {
-        remove(fields, name);
-        fields.push((name.into(), value.into()));
-    }
-
-    fn add(fields: &mut Fields, name: &str, value: &str) {
-        fields.push((name.into(), value.into()));
-    }
-
-    #[derive(Clone, Copy, Debug)]
-    enum Mode {
-        Whole,
-        ByteByByte,
-        WholeWithTrailing,
-        ByteByByteWithTrailing,
-    }
-
-    const MODES: [Mode; 4] = [Mode::Whole, Mode::ByteByByte, Mode::WholeWithTrailing, Mode::ByteByByteWithTrailing];
-
     fn run(mut hs: ClientHandshake, input: &[u8], mode: Mode) -> (Result<Response, ClientHandshakeError>, Vec<u8>) {
-        let mut all = input.to_vec();
-        if matches!(mode, Mode::WholeWithTrailing | Mode::ByteByByteWithTrailing) {
-            all.extend_from_slice(TRAILING);
-        }
-        let pieces: Vec<&[u8]> = match mode {
-            Mode::Whole | Mode::WholeWithTrailing => vec![&all[..]],
-            Mode::ByteByByte | Mode::ByteByByteWithTrailing => all.chunks(1).collect(),
-        };
-        let mut outcome = None;
-        for piece in pieces {
-            match hs.handle_input(piece) {
-                Ok(None) => {}
-                Ok(Some(r)) => {
-                    assert!(outcome.is_none());
-                    outcome = Some(Ok(r));
-                }
-                Err(e) => {
-                    outcome = Some(Err(e));
-                    break;
-                }
-            }
-        }
-        (outcome.unwrap_or_else(|| panic!("{mode:?}: still partial")), hs.take_trailing().to_vec())
+        let outcome = feed(mode, input, TRAILING, |piece| hs.handle_input(piece));
+        (outcome, hs.take_trailing().to_vec())
     }
 
     type Check = fn(&Response);
@@ -112,7 +60,7 @@ mod handshake {
     fn with(hs: &ClientHandshake, edit: impl FnOnce(&mut Fields)) -> Vec<u8> {
         let mut f = good_fields(hs);
         edit(&mut f);
-        response("HTTP/1.1 101 Switching Protocols", &f)
+        head("HTTP/1.1 101 Switching Protocols", &f)
     }
 
     fn cases() -> Vec<Case> {
@@ -152,7 +100,7 @@ mod handshake {
             Case {
                 rule: "any reason phrase",
                 config: ClientConfig::default,
-                answer: |hs| response("HTTP/1.1 101 Whatever", &good_fields(hs)),
+                answer: |hs| head("HTTP/1.1 101 Whatever", &good_fields(hs)),
                 expect: Ok(no_check),
             },
             Case {
@@ -239,7 +187,7 @@ mod handshake {
             Case {
                 rule: "HTTP/1.1 or later",
                 config: ClientConfig::default,
-                answer: |hs| response("HTTP/1.0 101 Switching Protocols", &good_fields(hs)),
+                answer: |hs| head("HTTP/1.0 101 Switching Protocols", &good_fields(hs)),
                 expect: Err(ClientHandshakeError::UnsupportedHttpVersion),
             },
             Case {
@@ -420,12 +368,7 @@ mod handshake {
                 match (&outcome, &case.expect) {
                     (Ok(r), Ok(check)) => {
                         check(r);
-                        let expected: &[u8] = if matches!(mode, Mode::WholeWithTrailing | Mode::ByteByByteWithTrailing)
-                        {
-                            TRAILING
-                        } else {
-                            b""
-                        };
+                        let expected: &[u8] = if mode.with_trailing() { TRAILING } else { b"" };
                         assert_eq!(trailing, expected, "{}: {mode:?} trailing", case.rule);
                     }
                     (Err(e), Err(expected)) => {

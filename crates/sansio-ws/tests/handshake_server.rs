@@ -1,8 +1,11 @@
 //! Server side of the opening handshake: every rule of RFC 6455 §4.2.1, accepted and rejected,
 //! each case run on the whole input, byte by byte, and with trailing bytes appended.
 
+mod common;
+
 // One module named after the feature, so that `cargo test handshake` selects every test here.
 mod handshake {
+    use crate::common::{Fields, MODES, Mode, add, feed, head, remove, set};
     use sansio_ws::handshake::{
         Accept, AcceptError, ClientConfig, ClientHandshake, ClientHandshakeError, Extension, ExtensionParseError,
         ExtensionParseErrorKind, HandshakeError, HeadLimits, OriginPolicy, Reject, Request, ServerConfig,
@@ -32,8 +35,6 @@ mod handshake {
     /// like another request head, which must not be parsed.
     const TRAILING: &[u8] = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58GET / HTTP/1.1\r\n\r\n";
 
-    type Fields = Vec<(String, String)>;
-
     fn base_fields() -> Fields {
         [
             ("Host", "example.com"),
@@ -47,15 +48,6 @@ mod handshake {
         .collect()
     }
 
-    fn head(start: &str, fields: &Fields) -> Vec<u8> {
-        let mut s = format!("{start}\r\n");
-        for (n, v) in fields {
-            s.push_str(&format!("{n}: {v}\r\n"));
-        }
-        s.push_str("\r\n");
-        s.into_bytes()
-    }
-
     /// A valid request with its fields edited.
     fn valid_with(edit: impl FnOnce(&mut Fields)) -> Vec<u8> {
         let mut fields = base_fields();
@@ -67,56 +59,11 @@ mod handshake {
         head(start, &base_fields())
     }
 
-    fn remove(fields: &mut Fields, name: &str) {
-        fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-    }
-
-    fn set(fields: &mut Fields, name: &str, value: &str) {
-        remove(fields, name);
-        fields.push((name.to_string(), value.to_string()));
-    }
-
-    fn add(fields: &mut Fields, name: &str, value: &str) {
-        fields.push((name.to_string(), value.to_string()));
-    }
-
-    #[derive(Clone, Copy, Debug)]
-    enum Mode {
-        Whole,
-        ByteByByte,
-        WholeWithTrailing,
-        ByteByByteWithTrailing,
-    }
-
-    const MODES: [Mode; 4] = [Mode::Whole, Mode::ByteByByte, Mode::WholeWithTrailing, Mode::ByteByByteWithTrailing];
-
-    /// Feeds `input` (plus [`TRAILING`] in the trailing modes) and returns the first non-partial
-    /// outcome and the trailing bytes handed on.
+    /// Feeds `input` (plus [`TRAILING`] in the trailing modes) and returns the outcome and the
+    /// trailing bytes handed on.
     fn run(config: ServerConfig, input: &[u8], mode: Mode) -> (Result<Request, HandshakeError>, Vec<u8>) {
-        let mut all = input.to_vec();
-        if matches!(mode, Mode::WholeWithTrailing | Mode::ByteByByteWithTrailing) {
-            all.extend_from_slice(TRAILING);
-        }
-        let pieces: Vec<&[u8]> = match mode {
-            Mode::Whole | Mode::WholeWithTrailing => vec![&all[..]],
-            Mode::ByteByByte | Mode::ByteByByteWithTrailing => all.chunks(1).collect(),
-        };
         let mut hs = ServerHandshake::new(config);
-        let mut outcome = None;
-        for piece in pieces {
-            match hs.handle_input(piece) {
-                Ok(None) => {}
-                Ok(Some(request)) => {
-                    assert!(outcome.is_none(), "a request is returned once");
-                    outcome = Some(Ok(request));
-                }
-                Err(e) => {
-                    outcome = Some(Err(e));
-                    break;
-                }
-            }
-        }
-        let outcome = outcome.unwrap_or_else(|| panic!("{mode:?}: no outcome, input ended while partial"));
+        let outcome = feed(mode, input, TRAILING, |piece| hs.handle_input(piece));
         if outcome.is_ok() {
             assert!(hs.is_done());
         }
