@@ -160,6 +160,50 @@ fn write_out(
     Ok(false)
 }
 
+/// A connection established at `now`, fed the bytes that followed the handshake head (frames the
+/// peer sent without waiting), before anything read afterwards.
+pub(crate) fn established(mut conn: Connection, now: Instant, trailing: &[u8]) -> Connection {
+    conn.set_start(now);
+    conn.handle_input(now, trailing);
+    conn
+}
+
+/// What one read into [`Connection::input_buffer`] came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadResult {
+    /// Bytes arrived and were handed to the connection.
+    Data,
+    /// Nothing for now (`WouldBlock`, a timeout, an interruption).
+    Nothing,
+    /// End of stream or a failed socket: the connection has been told (`handle_eof`).
+    Ended,
+}
+
+/// Reports the result of a read into the connection's input buffer to the connection.
+pub(crate) fn report_read(conn: &mut Connection, now: Instant, result: io::Result<usize>) -> ReadResult {
+    match result {
+        Ok(0) => {
+            conn.handle_input_buffer(now, 0);
+            conn.handle_eof(now);
+            ReadResult::Ended
+        }
+        Ok(n) => {
+            conn.handle_input_buffer(now, n);
+            ReadResult::Data
+        }
+        Err(e) if is_would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {
+            conn.handle_input_buffer(now, 0);
+            ReadResult::Nothing
+        }
+        Err(_) => {
+            // A reset or other failure: for the core, the stream is over.
+            conn.handle_input_buffer(now, 0);
+            conn.handle_eof(now);
+            ReadResult::Ended
+        }
+    }
+}
+
 /// The transport is full or empty for now: `WouldBlock`, or `TimedOut` for a blocking socket's
 /// timeout on Windows.
 pub(crate) fn is_would_block(e: &io::Error) -> bool {

@@ -17,7 +17,8 @@ use sansio_ws::handshake::{Accept, ClientConfig, ClientHandshake, ServerConfig, 
 use sansio_ws::rand::OsRandom;
 
 use super::app::{
-    Clock, HANDSHAKE_TIMEOUT, Handler, LINGER, READ_CHUNK, Upgraded, drain, handshake_error, is_would_block,
+    Clock, HANDSHAKE_TIMEOUT, Handler, LINGER, READ_CHUNK, ReadResult, Upgraded, drain, established, handshake_error,
+    is_would_block, report_read,
 };
 
 /// How long one write may wait for the peer to make room before the thread reads instead.
@@ -77,11 +78,8 @@ pub(crate) fn accept(
     };
     let mut taken = Vec::new();
     request.accept(&Accept::new(), &mut taken).map_err(handshake_error)?;
-    let now = clock.now();
-    let mut conn = Connection::server(config);
-    conn.set_start(now);
     // Frames the client sent right behind its request belong to the connection, before any read.
-    conn.handle_input(now, &handshake.take_trailing());
+    let conn = established(Connection::server(config), clock.now(), &handshake.take_trailing());
     Ok(Upgraded { stream, conn, taken })
 }
 
@@ -107,11 +105,8 @@ pub(crate) fn connect(
             break;
         }
     }
-    let now = clock.now();
-    let mut conn = Connection::client(config);
-    conn.set_start(now);
     // Frames the server sent right behind its `101` come before anything read from now on.
-    conn.handle_input(now, &handshake.take_trailing());
+    let conn = established(Connection::client(config), clock.now(), &handshake.take_trailing());
     Ok(Upgraded { stream, conn, taken: Vec::new() })
 }
 
@@ -156,24 +151,11 @@ pub(crate) fn run<H: Handler>(upgraded: Upgraded<TcpStream>, clock: Clock, handl
         // Read straight into the connection's buffer: no copy.
         let result = stream.read(conn.input_buffer(READ_CHUNK));
         let now = clock.now();
-        match result {
-            Ok(0) => {
-                conn.handle_input_buffer(now, 0);
-                conn.handle_eof(now);
-                eof_given = true;
-            }
-            Ok(n) => conn.handle_input_buffer(now, n),
-            Err(e) if is_would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                conn.handle_input_buffer(now, 0);
-                // Early (a stalled write woke us) or on time: spurious calls are harmless.
-                conn.handle_timeout(now);
-            }
-            Err(_) => {
-                // A reset or other failure: for the core, the stream is over.
-                conn.handle_input_buffer(now, 0);
-                conn.handle_eof(now);
-                eof_given = true;
-            }
+        match report_read(&mut conn, now, result) {
+            ReadResult::Data => {}
+            // Early (a stalled write woke us) or on time: spurious calls are harmless.
+            ReadResult::Nothing => conn.handle_timeout(now),
+            ReadResult::Ended => eof_given = true,
         }
     }
 }

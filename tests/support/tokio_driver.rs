@@ -13,7 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::app::{
-    Clock, HANDSHAKE_TIMEOUT, Handler, LINGER, READ_CHUNK, Upgraded, drain, handshake_error, is_would_block,
+    Clock, HANDSHAKE_TIMEOUT, Handler, LINGER, READ_CHUNK, ReadResult, Upgraded, drain, established, handshake_error,
+    report_read,
 };
 
 /// Serves WebSocket connections from `listener` forever, one task each, running the handler
@@ -81,11 +82,8 @@ pub(crate) async fn accept(
     };
     let mut taken = Vec::new();
     request.accept(&Accept::new(), &mut taken).map_err(handshake_error)?;
-    let now = clock.now();
-    let mut conn = Connection::server(config);
-    conn.set_start(now);
     // Frames the client sent right behind its request belong to the connection, before any read.
-    conn.handle_input(now, &handshake.take_trailing());
+    let conn = established(Connection::server(config), clock.now(), &handshake.take_trailing());
     Ok(Upgraded { stream, conn, taken })
 }
 
@@ -121,11 +119,8 @@ pub(crate) async fn connect(
         }
     };
     tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange).await.map_err(|_| handshake_error("no response in time"))??;
-    let now = clock.now();
-    let mut conn = Connection::client(config);
-    conn.set_start(now);
     // Frames the server sent right behind its `101` come before anything read from now on.
-    conn.handle_input(now, &handshake.take_trailing());
+    let conn = established(Connection::client(config), clock.now(), &handshake.take_trailing());
     Ok(Upgraded { stream, conn, taken: Vec::new() })
 }
 
@@ -170,23 +165,9 @@ pub(crate) async fn run<H: Handler>(
         tokio::select! {
             ready = stream.readable() => {
                 let result = ready.and_then(|()| stream.try_read(conn.input_buffer(READ_CHUNK)));
-                let now = clock.now();
-                match result {
-                    Ok(0) => {
-                        conn.handle_input_buffer(now, 0);
-                        conn.handle_eof(now);
-                        eof_given = true;
-                    }
-                    Ok(n) => conn.handle_input_buffer(now, n),
-                    // A spurious wake-up: tokio clears the readiness, the next wait is a real one.
-                    Err(e) if is_would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                        conn.handle_input_buffer(now, 0);
-                    }
-                    Err(_) => {
-                        conn.handle_input_buffer(now, 0);
-                        conn.handle_eof(now);
-                        eof_given = true;
-                    }
+                // `Nothing` is a spurious wake-up: tokio clears the readiness, the next wait is real.
+                if report_read(&mut conn, clock.now(), result) == ReadResult::Ended {
+                    eof_given = true;
                 }
             }
             // The drain at the top of the loop writes.
