@@ -23,7 +23,8 @@ pub struct DriverConfig {
     pub handshake_timeout: Duration,
     /// Accepted connections beyond this many open ones are closed at once. Default 10 000.
     pub max_connections: usize,
-    /// Bytes read per `read` call, straight into the connection's buffer. Default 64 KiB.
+    /// Bytes read per `read` call, into one buffer the event loop shares between its sockets.
+    /// Default 64 KiB.
     pub read_size: usize,
     /// After the final event, how long the socket is kept (write side shut) to read what the peer
     /// still sends, so that closing does not reset the connection under its last frames. Default 2 s.

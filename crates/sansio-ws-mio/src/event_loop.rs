@@ -217,6 +217,9 @@ impl<H: Handler> EventLoop<H> {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, commands) = mpsc::channel();
         let clock = Clock::new();
+        // One read buffer for every socket of the loop: the handshake reads into it, and an open
+        // connection copies out only what it keeps. Idle connections hold no read buffer.
+        let scratch = vec![0; config.read_size.max(1024)];
         let core = Core {
             now: clock.now(),
             clock,
@@ -234,7 +237,7 @@ impl<H: Handler> EventLoop<H> {
             shutdown: None,
             rng: OsRandom::new(),
         };
-        Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch: vec![0; 16 * 1024] })
+        Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch })
     }
 
     /// Listens on `addr` and returns the bound address (useful with port 0).
@@ -412,10 +415,9 @@ impl<H: Handler> EventLoop<H> {
 
     /// Reads until the socket would block, acting on each piece as it comes.
     fn read_all(&mut self, slot: usize, now: Instant) {
-        let read_size = self.core.config.read_size;
         loop {
             let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
-            let (step, n) = s.read_step(now, read_size, &mut self.scratch);
+            let (step, n) = s.read_step(now, &mut self.scratch);
             match step {
                 ReadStep::Data => self.on_read(slot, n),
                 ReadStep::WouldBlock => return,
@@ -754,7 +756,6 @@ impl Core {
             writable_interest: write,
             opened: false,
             counted: false,
-            read_hint: crate::slot::MIN_READ,
         });
         Ok(slot)
     }

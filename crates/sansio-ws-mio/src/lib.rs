@@ -14,7 +14,8 @@
 //!   handshakes up to a grace period, force-close the rest, and report what happened
 //!   ([`ShutdownReport`]).
 //!
-//! Reads go straight into the connection's receive buffer; writes are vectored; write interest is
+//! Reads go into one buffer the loop shares, and each connection copies out (unmasking large
+//! payloads in the same pass) only what it has not yet made into messages; writes are vectored; write interest is
 //! registered only while output is pending; readiness is edge-triggered, so every socket is read
 //! and written until it would block.
 

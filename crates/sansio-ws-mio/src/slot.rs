@@ -43,13 +43,7 @@ pub(crate) struct Slot {
     pub(crate) opened: bool,
     /// Counted in the loop's open-connection total.
     pub(crate) counted: bool,
-    /// How much to read next (open stage): grows while reads fill it, up to the configured read
-    /// size, and shrinks back, so a connection of small messages zeroes and holds small buffers.
-    pub(crate) read_hint: usize,
 }
-
-/// The smallest read into an open connection's buffer.
-pub(crate) const MIN_READ: usize = 4 * 1024;
 
 /// What one read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,27 +106,14 @@ impl Slot {
         Ok(())
     }
 
-    /// One read: straight into the open connection's receive buffer, or into `scratch` for the
-    /// other stages (handed to `sink`).
-    pub(crate) fn read_step(&mut self, now: Instant, read_size: usize, scratch: &mut [u8]) -> (ReadStep, usize) {
-        let result = match &mut self.stage {
-            Stage::Open(conn) => {
-                let want = self.read_hint.clamp(MIN_READ, read_size.max(MIN_READ));
-                let buf = conn.input_buffer(want);
-                let r = self.sock.read(buf);
-                let n = *r.as_ref().unwrap_or(&0);
-                conn.handle_input_buffer(now, n);
-                self.read_hint = if n == want {
-                    want * 2
-                } else if n < want / 4 {
-                    want / 2
-                } else {
-                    want
-                };
-                r
-            }
-            _ => self.sock.read(scratch),
-        };
+    /// One read into the event loop's `scratch` buffer: handed to the open connection at once
+    /// (which keeps only what it has not made into messages yet), or to `sink` for the other
+    /// stages.
+    pub(crate) fn read_step(&mut self, now: Instant, scratch: &mut [u8]) -> (ReadStep, usize) {
+        let result = self.sock.read(scratch);
+        if let (Stage::Open(conn), Ok(n)) = (&mut self.stage, &result) {
+            conn.handle_input(now, &scratch[..*n]);
+        }
         match result {
             Ok(0) => (ReadStep::Eof, 0),
             Ok(n) => (ReadStep::Data, n),

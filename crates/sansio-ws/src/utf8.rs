@@ -164,6 +164,11 @@ impl Utf8Validator {
             }
         }
 
+        // The fast check first; only a failure is looked at again for where it is.
+        if is_valid(rest) {
+            self.fed += rest.len() as u64;
+            return Ok(());
+        }
         let base = self.fed;
         match simdutf8::compat::from_utf8(rest) {
             Ok(_) => {
@@ -240,6 +245,17 @@ impl Utf8Validator {
         self.partial_len = 0;
         err
     }
+}
+
+/// Whether `bytes` is valid UTF-8, as fast as possible: short input is checked for ASCII (the
+/// SIMD validator hands short input to the standard library's, which costs more), longer input
+/// with the SIMD validator without error details.
+#[inline]
+pub(crate) fn is_valid(bytes: &[u8]) -> bool {
+    if bytes.len() < 64 && bytes.is_ascii() {
+        return true;
+    }
+    simdutf8::basic::from_utf8(bytes).is_ok()
 }
 
 #[cfg(test)]

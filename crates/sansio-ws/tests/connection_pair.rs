@@ -66,14 +66,29 @@ fn echo_both_ways_with_every_size() {
 
 #[test]
 fn single_frame_messages_are_not_copied_out_of_the_receive_buffer() {
-    let mut p = pair();
-    p.client.send_binary(vec![1u8; 1000]).unwrap();
-    p.client.send_binary(vec![2u8; 1000]).unwrap();
-    p.drive();
-    let got = messages(&p.server_events);
-    // Both payloads are slices of one receive buffer: adjacent after their 8-byte headers.
-    let (a, b) = (got[0].payload().as_ptr() as usize, got[1].payload().as_ptr() as usize);
-    assert_eq!(b - a, 1000 + 8, "second payload follows the first in the same buffer");
+    use sansio_ws::connection::{Connection, Event};
+    let mut client = Connection::client(quiet());
+    for fill in [1u8, 2] {
+        client.send_binary(vec![fill; 1000]).unwrap();
+    }
+    let mut wire = Vec::new();
+    while client.poll_transmit(Instant::from_secs(0), &mut wire) > 0 {}
+    // Read into the connection's own buffer (`input_buffer`), as a driver does.
+    let mut server = Connection::server(quiet());
+    let region = server.input_buffer(wire.len());
+    region[..wire.len()].copy_from_slice(&wire);
+    let range = region.as_ptr() as usize..region.as_ptr() as usize + wire.len();
+    server.handle_input_buffer(Instant::from_secs(0), wire.len());
+    let mut got = Vec::new();
+    while let Some(Event::Message(m)) = server.poll_event() {
+        got.push(m);
+    }
+    assert_eq!(got.len(), 2);
+    for (m, fill) in got.iter().zip([1u8, 2]) {
+        assert_eq!(m.payload()[..], vec![fill; 1000][..]);
+        let at = m.payload().as_ptr() as usize;
+        assert!(range.contains(&at) && range.contains(&(at + 999)), "the payload is the region read into");
+    }
 }
 
 #[test]
@@ -384,4 +399,39 @@ fn prepared_messages_are_encoded_once_and_shared() {
     p.drive();
     assert_eq!(messages(&p.client_events), std::slice::from_ref(&big));
     assert_eq!(messages(&p.server_events), [big]);
+}
+
+#[test]
+fn a_large_message_buffer_is_reused_once_the_application_drops_it() {
+    use sansio_ws::connection::{Connection, Event};
+    let mut client = Connection::client(quiet());
+    for fill in [1u8, 2, 3] {
+        client.send_binary(vec![fill; 100_000]).unwrap();
+    }
+    let mut wire = Vec::new();
+    while client.poll_transmit(Instant::from_secs(0), &mut wire) > 0 {}
+    let frame = wire.len() / 3;
+    let mut server = Connection::server(quiet());
+    let next = |server: &mut Connection, i: usize| {
+        // Fed in pieces, as reads deliver it.
+        for piece in wire[i * frame..(i + 1) * frame].chunks(16 * 1024) {
+            server.handle_input(Instant::from_secs(0), piece);
+        }
+        match server.poll_event() {
+            Some(Event::Message(m)) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    };
+    let first = next(&mut server, 0);
+    let at = first.payload().as_ptr();
+    drop(first);
+    // Dropped: the next large message lands in the same buffer.
+    let second = next(&mut server, 1);
+    assert_eq!(second.payload().as_ptr(), at);
+    assert_eq!(second.payload()[..], vec![2u8; 100_000][..]);
+    // Still held by the application: the third gets fresh memory and the second stays intact.
+    let third = next(&mut server, 2);
+    assert_ne!(third.payload().as_ptr(), at);
+    assert_eq!(second.payload()[..], vec![2u8; 100_000][..]);
+    assert_eq!(third.payload()[..], vec![3u8; 100_000][..]);
 }

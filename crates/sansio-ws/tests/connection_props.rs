@@ -40,7 +40,19 @@ fn wire() -> impl Strategy<Value = Vec<u8>> {
         f
     });
     let garbage = prop::collection::vec(any::<u8>(), 1..12);
-    let piece = prop_oneof![4 => text, 4 => binary, 3 => fragmented, 1 => garbage];
+    // Large frames (received straight into their message), valid and invalid text among them.
+    let large_text = ".{150,600}".prop_map(|s: String| masked(0x81, s.as_bytes()));
+    let large_binary = prop::collection::vec(any::<u8>(), 500..2000).prop_map(|b| masked(0x82, &b));
+    let large_fragments = (".{150,400}", ".{150,400}").prop_map(|(a, b): (String, String)| {
+        let mut f = masked(0x01, a.as_bytes());
+        f.extend(masked(0x80, b.as_bytes()));
+        f
+    });
+    let bad_large_text = prop::collection::vec(any::<u8>(), 500..900).prop_map(|b| masked(0x81, &b));
+    let piece = prop_oneof![
+        4 => text, 4 => binary, 3 => fragmented, 1 => garbage,
+        2 => large_text, 2 => large_binary, 1 => large_fragments, 1 => bad_large_text
+    ];
     prop::collection::vec(piece, 1..8).prop_map(|pieces| pieces.concat())
 }
 
@@ -53,8 +65,15 @@ fn feed(input: &[u8], cuts: &[usize], mode: ReceiveMode) -> (Vec<Event>, Vec<u8>
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
     points.sort_unstable();
     points.push(input.len());
-    for p in points {
-        conn.handle_input(now, &input[start..p.max(start)]);
+    for (i, p) in points.into_iter().enumerate() {
+        let piece = &input[start..p.max(start)];
+        if i % 2 == 0 {
+            conn.handle_input(now, piece);
+        } else {
+            // Every other piece is read into the connection's own buffer instead.
+            conn.input_buffer(piece.len())[..piece.len()].copy_from_slice(piece);
+            conn.handle_input_buffer(now, piece.len());
+        }
         start = p.max(start);
         // The drain contract: events first (they may make us send), then output, until neither
         // gives anything.

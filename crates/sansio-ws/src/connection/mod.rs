@@ -203,20 +203,40 @@ impl Connection {
 
     // ----- inputs -----
 
-    /// Bytes read from the transport. They are copied into the connection's buffer and processed
-    /// at once: events, replies and deadlines are ready when this returns.
+    /// Bytes read from the transport, processed at once: events, replies and deadlines are ready
+    /// when this returns. What is not yet a message is copied into the connection; the payload
+    /// of a large frame still arriving is copied once, straight into its message's buffer, and
+    /// unmasked (and validated, for text) in the same pass. Reading into one buffer shared by
+    /// every connection and calling this is the fastest way to feed a connection, and idle
+    /// connections then hold no read buffer.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         // A region reserved by `input_buffer` and not filled is not input.
         self.cancel_reservation();
         if !self.on_input(now, data.len()) {
             return;
         }
-        self.recv.buf.extend_from_slice(data);
-        self.process(now);
+        let mut data = data;
+        while !data.is_empty() {
+            if !self.phase.reads_frames() {
+                self.stats.bytes_ignored += data.len() as u64;
+                break;
+            }
+            if self.deferred.is_some() {
+                // Held behind a peer's Close or a violation, as if it had been read at once.
+                self.recv.buf.extend_from_slice(data);
+                break;
+            }
+            let n = self.recv.absorb(data);
+            data = &data[n..];
+            self.process(now);
+        }
     }
 
     /// A zeroed region of at least `min` bytes at the end of the receive buffer, to read into
-    /// directly (no copy). Follow with [`handle_input_buffer`](Self::handle_input_buffer).
+    /// directly. Follow with [`handle_input_buffer`](Self::handle_input_buffer). Small messages
+    /// read this way are handed up without any copy, but the region is zeroed first (safe code
+    /// cannot read into uninitialised memory) and the connection holds the buffer meanwhile; see
+    /// [`handle_input`](Self::handle_input) for the usually faster way.
     pub fn input_buffer(&mut self, min: usize) -> &mut [u8] {
         self.cancel_reservation();
         let start = self.recv.buf.len();
@@ -279,6 +299,9 @@ impl Connection {
     /// A deadline from [`poll_timeout`](Self::poll_timeout) has passed. Spurious calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
+        // A buffer kept for the next large message is let go at every timer (heartbeat, idle),
+        // so an idle connection does not hold it.
+        self.recv.drop_spare();
         // Each round either changes the phase or moves every deadline past `now`; a zero timeout
         // can arm another deadline at `now`, hence the small bound.
         for _ in 0..4 {

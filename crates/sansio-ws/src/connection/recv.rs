@@ -1,9 +1,17 @@
-//! The receive side: frames out of the input buffer, unmasked in place, text validated as it
-//! arrives, fragments reassembled (or streamed), control frames handed up.
+//! The receive side: frames out of the input buffer, unmasked, text validated as it arrives,
+//! fragments reassembled (or streamed), control frames handed up.
 //!
 //! Every input byte is looked at once: a frame's payload is unmasked and UTF-8-checked as its bytes
-//! arrive (so invalid text fails at the first bad byte, even mid-frame) and never rescanned. A
-//! message that arrives in one frame is handed up as a slice of the input buffer, without a copy.
+//! arrive (so invalid text fails at the first bad byte, even mid-frame) and never rescanned. Three
+//! paths, fastest first:
+//!
+//! - a whole message in one frame, all buffered: unmasked in place and handed up as a slice of
+//!   the input buffer (no copy), with a fast check for short ASCII text;
+//! - a large frame still arriving (whole mode, uncompressed): its payload goes straight into the
+//!   message's own buffer, unmasked and validated while it is copied there ("direct" frames,
+//!   see [`Receiver::absorb`]); that buffer becomes the message, and is reused for the next large
+//!   message once the application has dropped the last one;
+//! - everything else frame by frame from the input buffer.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -13,6 +21,7 @@ use bytes::{Buf, Bytes, BytesMut};
 #[cfg(feature = "deflate")]
 use crate::deflate::{InflateError, Inflater};
 use crate::error::ProtocolError;
+use crate::frame::mask::extend_masked;
 use crate::frame::{
     CloseCode, DecodeRules, Decoded, FrameError, FrameHeader, OpCode, Rsv, apply_mask, parse_close_payload,
 };
@@ -20,6 +29,37 @@ use crate::utf8::Utf8Validator;
 
 use super::config::ReceiveMode;
 use super::event::{Fragment, Message, MessageKind, Utf8Bytes};
+
+/// Data frames with at least this much payload not yet buffered when their header is read are
+/// received directly into their message (see [`Receiver::absorb`]).
+const DIRECT_MIN: usize = 512;
+/// Text received directly is validated in steps of this size, as it is copied.
+const VALIDATE_STEP: usize = 8 * 1024;
+/// Room is made in advance for at most this much of a direct frame's payload.
+const RESERVE_MAX: usize = 1 << 20;
+
+/// Appends `data`, a frame's payload bytes from position `offset`, to `out`, unmasking them on
+/// the way.
+fn push_payload(out: &mut Vec<u8>, data: &[u8], mask: Option<[u8; 4]>, offset: usize) {
+    match mask {
+        Some(key) => extend_masked(out, data, key, offset),
+        None => out.extend_from_slice(data),
+    }
+}
+
+/// A message at least this large leaves its buffer for reuse (see `Receiver::spare`).
+const SPARE_MIN: usize = 64 * 1024;
+
+/// The buffer behind `bytes`, emptied, if nothing else refers to it any more.
+fn reclaim(bytes: Bytes) -> Option<Vec<u8>> {
+    let mut buf = bytes.try_into_mut().ok()?;
+    buf.clear();
+    Some(Vec::from(buf))
+}
+
+/// The inflate buffer is kept for reuse up to this capacity.
+#[cfg(feature = "deflate")]
+const INFLATED_KEEP: usize = 256 * 1024;
 
 /// What the receive side produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,8 +78,14 @@ struct InFrame {
     len: usize,
     /// Payload bytes already taken out of the buffer (streaming mode).
     taken: usize,
-    /// Payload bytes at the front of the buffer already unmasked and validated.
+    /// Payload bytes at the front of the buffer already unmasked and validated (of a direct
+    /// frame: payload bytes already validated).
     checked: usize,
+    /// The payload goes straight to the message (`InMessage::parts`), unmasked while it is
+    /// copied there, instead of waiting in `buf`: see [`Receiver::absorb`].
+    direct: bool,
+    /// Payload bytes of a direct frame already in the message.
+    received: usize,
 }
 
 #[derive(Debug)]
@@ -65,12 +111,19 @@ pub(crate) struct Receiver {
     mode: ReceiveMode,
     max_message: u64,
     pub(crate) buf: BytesMut,
+    /// The last large message handed up (a second handle to it): once the application has
+    /// dropped it, its buffer receives the next large message, instead of fresh memory that the
+    /// allocator maps and the kernel zeroes page by page. Released by `drop_spare`.
+    spare: Option<Bytes>,
     frame: Option<InFrame>,
     msg: Option<InMessage>,
     utf8: Utf8Validator,
     pub(crate) frames_received: u64,
     #[cfg(feature = "deflate")]
     pub(crate) inflater: Option<Inflater>,
+    /// Inflated bytes of the compressed message (or piece) in progress; reused.
+    #[cfg(feature = "deflate")]
+    inflated: Vec<u8>,
 }
 
 impl Receiver {
@@ -80,12 +133,15 @@ impl Receiver {
             mode,
             max_message,
             buf: BytesMut::new(),
+            spare: None,
             frame: None,
             msg: None,
             utf8: Utf8Validator::new(),
             frames_received: 0,
             #[cfg(feature = "deflate")]
             inflater: None,
+            #[cfg(feature = "deflate")]
+            inflated: Vec::new(),
         }
     }
 
@@ -105,9 +161,100 @@ impl Receiver {
         }
     }
 
+    /// Takes a prefix of `data` as input and returns its length; the caller processes it before
+    /// offering the rest.
+    ///
+    /// The payload of a large data frame received whole (not streamed, not compressed) is copied
+    /// straight into its message's own buffer and unmasked in the same pass: one pass over each
+    /// byte, where buffering it would take a copy and an in-place pass, and a single-frame
+    /// message is that buffer, handed up without another copy. So that this starts at a large
+    /// frame's first payload byte, a complete header of such a frame is taken by itself.
+    pub(crate) fn absorb(&mut self, data: &[u8]) -> usize {
+        match (self.frame.as_mut(), self.msg.as_mut()) {
+            (Some(f), Some(m)) if f.direct && self.buf.is_empty() => {
+                let n = (f.len - f.received).min(data.len());
+                if m.kind == MessageKind::Text && f.checked == f.received {
+                    // Validated in steps, each while it is still in the L1 cache.
+                    let start = f.received;
+                    for piece in data[..n].chunks(VALIDATE_STEP) {
+                        push_payload(&mut m.parts, piece, f.header.mask, f.received);
+                        f.received += piece.len();
+                        if self.utf8.feed(&m.parts[m.parts.len() - piece.len()..]).is_err() {
+                            // Left unchecked: `next_direct` reports the error (it is sticky).
+                            return f.received - start;
+                        }
+                        f.checked = f.received;
+                    }
+                } else {
+                    push_payload(&mut m.parts, &data[..n], f.header.mask, f.received);
+                    f.received += n;
+                }
+                n
+            }
+            (None, _) if self.buf.is_empty() => {
+                if let Ok(Decoded::Complete { header, len }) = FrameHeader::decode(data, &self.rules) {
+                    if header.payload_len >= DIRECT_MIN as u64 && len < data.len() {
+                        self.buf.extend_from_slice(&data[..len]);
+                        return len;
+                    }
+                }
+                self.buf.extend_from_slice(data);
+                data.len()
+            }
+            _ => {
+                self.buf.extend_from_slice(data);
+                data.len()
+            }
+        }
+    }
+
+    /// Continues a direct frame (see [`absorb`](Self::absorb)): takes its payload bytes that
+    /// were read into `buf`, validates what is new, and ends the frame once it is complete.
+    fn next_direct(&mut self, mut f: InFrame) -> Result<Option<Incoming>, ProtocolError> {
+        let Some(m) = self.msg.as_mut() else { return Err(ProtocolError::UnexpectedContinuation) };
+        let n = (f.len - f.received).min(self.buf.len());
+        if n > 0 {
+            push_payload(&mut m.parts, &self.buf[..n], f.header.mask, f.received);
+            self.buf.advance(n);
+            f.received += n;
+        }
+        if m.kind == MessageKind::Text && f.received > f.checked {
+            let fresh = f.received - f.checked;
+            self.utf8.feed(&m.parts[m.parts.len() - fresh..])?;
+            f.checked = f.received;
+        }
+        if f.received < f.len {
+            self.frame = Some(f);
+            return Ok(None);
+        }
+        self.frame = None;
+        if !f.header.fin {
+            return Ok(None);
+        }
+        let m = self.end_message()?;
+        let bytes = Bytes::from(m.parts);
+        if bytes.len() >= SPARE_MIN {
+            self.spare = Some(bytes.clone());
+        }
+        Ok(Some(Incoming::Message(match m.kind {
+            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
+            MessageKind::Binary => Message::Binary(bytes),
+        })))
+    }
+
+    /// Lets go of the buffer kept for the next large message.
+    pub(crate) fn drop_spare(&mut self) {
+        self.spare = None;
+    }
+
     /// Drops buffered input and any partial message (the connection stopped reading).
     pub(crate) fn clear(&mut self) {
         self.buf = BytesMut::new();
+        self.spare = None;
+        #[cfg(feature = "deflate")]
+        {
+            self.inflated = Vec::new();
+        }
         self.frame = None;
         self.msg = None;
     }
@@ -115,6 +262,11 @@ impl Receiver {
     /// The next thing the buffered input holds, `None` when more input is needed.
     pub(crate) fn next(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         loop {
+            if self.frame.is_none() && self.msg.is_none() {
+                if let Some(message) = self.next_single_frame()? {
+                    return Ok(Some(Incoming::Message(message)));
+                }
+            }
             let mut f = match self.frame {
                 Some(f) => f,
                 None => match FrameHeader::decode(&self.buf, &self.rules)? {
@@ -125,6 +277,13 @@ impl Receiver {
                     }
                 },
             };
+
+            if f.direct {
+                match self.next_direct(f)? {
+                    None if self.frame.is_none() => continue,
+                    next => return Ok(next),
+                }
+            }
 
             // Unmask and validate whatever part of the payload has newly arrived.
             let have = self.buf.len().min(f.len - f.taken);
@@ -197,6 +356,42 @@ impl Receiver {
         }
     }
 
+    /// The fast path for the commonest case: a whole message in one frame, all of it buffered,
+    /// uncompressed, in whole mode. `None` leaves everything else (more input needed, control
+    /// frames, errors) to the general path.
+    fn next_single_frame(&mut self) -> Result<Option<Message>, ProtocolError> {
+        let Ok(Decoded::Complete { header, len }) = FrameHeader::decode(&self.buf, &self.rules) else {
+            return Ok(None);
+        };
+        let kind = match header.opcode {
+            OpCode::Text => MessageKind::Text,
+            OpCode::Binary => MessageKind::Binary,
+            _ => return Ok(None),
+        };
+        let buffered = (self.buf.len() - len) as u64;
+        let plain = header.fin && header.rsv == Rsv::NONE && self.mode == ReceiveMode::Whole;
+        if !plain || header.payload_len > buffered || header.payload_len > self.max_message {
+            return Ok(None);
+        }
+        self.frames_received += 1;
+        self.buf.advance(len);
+        let mut payload = self.buf.split_to(header.payload_len as usize);
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        if kind == MessageKind::Text && !crate::utf8::is_valid(&payload) {
+            // Invalid: the validator says where.
+            self.utf8.reset();
+            self.utf8.feed(&payload)?;
+            self.utf8.finish()?;
+        }
+        let payload = payload.freeze();
+        Ok(Some(match kind {
+            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+            MessageKind::Binary => Message::Binary(payload),
+        }))
+    }
+
     /// Checks a new frame against the message in progress and the size limit.
     fn begin_frame(&mut self, header: FrameHeader) -> Result<InFrame, ProtocolError> {
         self.frames_received += 1;
@@ -225,6 +420,8 @@ impl Receiver {
                 }
                 let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                 self.utf8.reset();
+                #[cfg(feature = "deflate")]
+                self.inflated.clear();
                 self.msg = Some(InMessage {
                     kind,
                     len: header.payload_len,
@@ -236,7 +433,19 @@ impl Receiver {
                 });
             }
         }
-        Ok(InFrame { header, len, taken: 0, checked: 0 })
+        // A large data frame not yet all here is received directly (see `absorb`).
+        let whole_mode = self.mode == ReceiveMode::Whole && !self.msg.as_ref().is_some_and(|m| m.compressed);
+        let direct = header.opcode.is_data() && whole_mode && len >= DIRECT_MIN && self.buf.len() < len;
+        if let Some(m) = self.msg.as_mut().filter(|_| direct) {
+            let room = len.min(RESERVE_MAX);
+            if m.parts.capacity() == 0 && len >= SPARE_MIN {
+                if let Some(buf) = self.spare.take().and_then(reclaim) {
+                    m.parts = buf;
+                }
+            }
+            m.parts.reserve(room);
+        }
+        Ok(InFrame { header, len, taken: 0, checked: 0, direct, received: 0 })
     }
 
     /// Ends the message in progress: the trailing UTF-8 check for text.
@@ -281,8 +490,11 @@ impl Receiver {
             return Err(FrameError::ReservedBits(Rsv::RSV1).into());
         };
         let streaming = self.mode == ReceiveMode::Streaming;
-        let mut piece = Vec::new();
-        let out = if streaming { &mut piece } else { &mut m.parts };
+        // Whole mode gathers the message here; streaming mode each piece.
+        let out = &mut self.inflated;
+        if streaming {
+            out.clear();
+        }
         let before = out.len();
         let room = usize::try_from(max.saturating_sub(m.inflated)).unwrap_or(usize::MAX);
         let limit = before.saturating_add(room);
@@ -295,20 +507,37 @@ impl Receiver {
             self.utf8.feed(&out[before..])?;
         }
         if streaming {
-            if piece.is_empty() && !last {
+            if out.is_empty() && !last {
                 return Ok(None);
             }
-            return self.piece(Bytes::from(piece), last).map(Some);
+            let data = self.take_inflated();
+            return self.piece(data, last).map(Some);
         }
         if !last {
             return Ok(None);
         }
         let m = self.end_message()?;
-        let bytes = Bytes::from(m.parts);
+        let bytes = self.take_inflated();
         Ok(Some(Incoming::Message(match m.kind {
             MessageKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
             MessageKind::Binary => Message::Binary(bytes),
         })))
+    }
+
+    /// The inflated bytes gathered, as a message or piece. The buffer is reused: for each message,
+    /// zlib then writes into memory already in place, in one go, and the result is copied out at
+    /// its exact size. A buffer grown past [`INFLATED_KEEP`] (or with memory released between
+    /// messages) is handed over instead.
+    #[cfg(feature = "deflate")]
+    fn take_inflated(&mut self) -> Bytes {
+        let keep = self.inflater.as_ref().is_some_and(|i| !i.releases_memory());
+        if keep && self.inflated.capacity() <= INFLATED_KEEP {
+            let bytes = Bytes::copy_from_slice(&self.inflated);
+            self.inflated.clear();
+            bytes
+        } else {
+            Bytes::from(core::mem::take(&mut self.inflated))
+        }
     }
 
     /// A piece of a data frame (streaming mode).

@@ -9,10 +9,12 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Role;
+use crate::frame::mask::extend_masked;
 use crate::frame::{CloseCode, FrameHeader, MAX_HEADER_LEN, OpCode, Rsv, apply_mask, encode_close_payload};
 use crate::rand::Randomness;
 
@@ -23,6 +25,11 @@ const FILL_TARGET: usize = 64 * 1024;
 /// Unmasked payloads up to this size are copied next to their header; longer ones are handed out
 /// as their own segment.
 const INLINE_MAX: usize = 1024;
+/// A staging buffer up to this capacity is kept for reuse once everything is written; a larger
+/// one goes back to the allocator.
+const STAGING_KEEP: usize = 16 * 1024;
+/// Marks a backlog frame that ends its message.
+const BACKLOG_FIN: u32 = 1 << 31;
 
 /// A data message (or a streamed piece of one) waiting to be framed.
 #[derive(Debug)]
@@ -78,12 +85,20 @@ pub(crate) struct Sender {
     data_len: usize,
     close: CloseStage,
     close_payload: ([u8; 125], usize),
-    /// Segments ready for the transport; the first may be partly written.
+    /// Segments ready for the transport, in order, followed by `staging`.
     wire: VecDeque<Bytes>,
+    /// Bytes already written of the first segment (of `staging` when `wire` is empty).
     front_written: usize,
-    /// Bytes in `wire` not yet written.
+    /// Bytes in `wire` and `staging` not yet written.
     wire_len: usize,
+    /// The last segment, still growing: headers and small payloads are encoded here.
     staging: BytesMut,
+    /// Small messages sent while the wire was full, framed already (masked, for a client) but
+    /// not yet on the wire, so control frames can still go before them; they go to the wire
+    /// before anything in `data`, which only takes messages while this is empty.
+    backlog: BytesMut,
+    /// The frames in `backlog`: their lengths, with [`BACKLOG_FIN`] set on a message's last.
+    backlog_frames: VecDeque<u32>,
     /// Total bytes ever encoded and ever written: positions on the wire.
     encoded_total: u64,
     written_total: u64,
@@ -130,6 +145,8 @@ impl Sender {
             front_written: 0,
             wire_len: 0,
             staging: BytesMut::new(),
+            backlog: BytesMut::new(),
+            backlog_frames: VecDeque::new(),
             encoded_total: 0,
             written_total: 0,
             message_ends: VecDeque::new(),
@@ -142,7 +159,7 @@ impl Sender {
 
     /// Bytes queued for sending: payload not yet framed plus framed bytes not yet written.
     pub(crate) fn queued_bytes(&self) -> usize {
-        self.data_len + self.wire_len
+        self.data_len + self.wire_len + self.backlog.len()
     }
 
     fn close_pending(&self) -> bool {
@@ -155,6 +172,26 @@ impl Sender {
     }
 
     pub(crate) fn push_data(&mut self, opcode: OpCode, payload: Bytes, fin: bool, compressed: bool) {
+        let rsv = if compressed { Rsv::RSV1 } else { Rsv::NONE };
+        if self.data.is_empty() && self.close == CloseStage::None && payload.len() <= self.frame_size {
+            if self.backlog.is_empty() && self.control.is_empty() && self.wire_len < FILL_TARGET {
+                // Nothing waits before it and it fits one frame: frame it now.
+                self.encode_data(opcode, rsv, fin, payload);
+                if fin {
+                    self.message_ends.push_back(self.encoded_total);
+                }
+                return;
+            }
+            if payload.len() <= INLINE_MAX {
+                // Framed now, behind the other small messages, and moved to the wire later.
+                let before = self.backlog.len();
+                let mask = self.mask_key();
+                write_frame(&mut self.backlog, FrameHeader { fin, rsv, opcode, mask, payload_len: 0 }, &payload);
+                let len = (self.backlog.len() - before) as u32;
+                self.backlog_frames.push_back(if fin { len | BACKLOG_FIN } else { len });
+                return;
+            }
+        }
         self.data_len += payload.len();
         self.data.push_back(OutData { opcode, payload, fin, started: false, compressed, prepared: None });
         self.fill();
@@ -213,7 +250,7 @@ impl Sender {
         let mut unsent = Unsent::default();
         for item in self.data.drain(..) {
             unsent.bytes += item.payload.len() as u64;
-            unsent.bytes += item.prepared.iter().flatten().map(|f| f.len() as u64).sum::<u64>();
+            unsent.bytes += item.prepared.as_ref().map_or(0, |p| p.iter().map(|f| f.len() as u64).sum::<u64>());
             if item.fin || !item.started {
                 unsent.messages += 1;
             }
@@ -225,13 +262,15 @@ impl Sender {
     /// Discards everything still queued and says what it was.
     pub(crate) fn discard(&mut self) -> Unsent {
         let mut unsent = self.drop_data();
-        unsent.bytes += self.wire_len as u64;
-        unsent.messages += self.message_ends.len() as u64;
+        unsent.bytes += (self.wire_len + self.backlog.len()) as u64;
+        unsent.messages += (self.message_ends.len() + self.backlog_frames.len()) as u64;
+        self.backlog = BytesMut::new();
+        self.backlog_frames.clear();
         self.control.clear();
         self.wire.clear();
         self.wire_len = 0;
         self.front_written = 0;
-        self.staging.clear();
+        self.staging = BytesMut::new();
         self.message_ends.clear();
         if self.close_pending() {
             self.close = CloseStage::None;
@@ -241,7 +280,7 @@ impl Sender {
 
     /// Frames queued items while fewer than [`FILL_TARGET`] bytes are ready.
     fn fill(&mut self) {
-        while self.wire_len + self.staging.len() < FILL_TARGET {
+        while self.wire_len < FILL_TARGET {
             if matches!(self.close, CloseStage::Encoded { .. }) {
                 // Nothing follows a Close frame.
                 break;
@@ -251,6 +290,10 @@ impl Sender {
                     Control::Ping(p) => self.encode(OpCode::Ping, Rsv::NONE, true, &p),
                     Control::Pong(p) => self.encode(OpCode::Pong, Rsv::NONE, true, &p),
                 }
+                continue;
+            }
+            if !self.backlog_frames.is_empty() {
+                self.move_backlog();
                 continue;
             }
             let close_now = self.close == CloseStage::Queued && self.data.is_empty();
@@ -269,7 +312,7 @@ impl Sender {
                     self.data.pop_front();
                 }
                 self.data_len -= frame.len();
-                self.flush_staging();
+                self.seal_staging();
                 self.encoded_total += frame.len() as u64;
                 self.frames_sent += 1;
                 self.wire_len += frame.len();
@@ -279,38 +322,63 @@ impl Sender {
                 }
                 continue;
             }
-            let take = item.payload.len().min(self.frame_size);
-            let chunk = item.payload.split_to(take);
             let (opcode, rsv) = match item.started {
                 true => (OpCode::Continuation, Rsv::NONE),
                 false if item.compressed => (item.opcode, Rsv::RSV1),
                 false => (item.opcode, Rsv::NONE),
             };
-            item.started = true;
-            let last_of_item = item.payload.is_empty();
-            let fin = last_of_item && item.fin;
-            self.data_len -= take;
-            if last_of_item {
+            let (chunk, fin) = if item.payload.len() <= self.frame_size {
+                // The item's last frame: take it off the queue.
+                let fin = item.fin;
+                let chunk = core::mem::take(&mut item.payload);
                 self.data.pop_front();
-            }
+                (chunk, fin)
+            } else {
+                item.started = true;
+                (item.payload.split_to(self.frame_size), false)
+            };
+            self.data_len -= chunk.len();
             self.encode_data(opcode, rsv, fin, chunk);
             if fin {
                 self.message_ends.push_back(self.encoded_total);
             }
         }
-        self.flush_staging();
     }
 
-    fn flush_staging(&mut self) {
+    /// Ends the staging segment, so that a segment of its own can follow it.
+    fn seal_staging(&mut self) {
         if !self.staging.is_empty() {
             let seg = self.staging.split().freeze();
-            self.wire_len += seg.len();
             self.wire.push_back(seg);
         }
     }
 
-    fn header(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, len: usize) -> Option<[u8; 4]> {
-        let mask = match self.role {
+    /// Moves whole frames from the backlog to the wire, as many as fit under [`FILL_TARGET`]
+    /// (at least one), as one segment.
+    fn move_backlog(&mut self) {
+        let room = FILL_TARGET.saturating_sub(self.wire_len);
+        let mut take = 0;
+        while let Some(&entry) = self.backlog_frames.front() {
+            let len = (entry & !BACKLOG_FIN) as usize;
+            if take > 0 && take + len > room {
+                break;
+            }
+            self.backlog_frames.pop_front();
+            take += len;
+            self.encoded_total += len as u64;
+            self.frames_sent += 1;
+            if entry & BACKLOG_FIN != 0 {
+                self.message_ends.push_back(self.encoded_total);
+            }
+        }
+        self.seal_staging();
+        self.wire_len += take;
+        self.wire.push_back(self.backlog.split_to(take).freeze());
+    }
+
+    /// A fresh masking key for a client's frame.
+    fn mask_key(&mut self) -> Option<[u8; 4]> {
+        match self.role {
             Role::Server => None,
             Role::Client => {
                 let mut key = [0u8; 4];
@@ -319,11 +387,16 @@ impl Sender {
                 }
                 Some(key)
             }
-        };
+        }
+    }
+
+    fn header(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, len: usize) -> Option<[u8; 4]> {
+        let mask = self.mask_key();
         let h = FrameHeader { fin, rsv, opcode, mask, payload_len: len as u64 };
         let mut buf = [0u8; MAX_HEADER_LEN];
         let n = h.encode(&mut buf);
         self.staging.extend_from_slice(&buf[..n]);
+        self.wire_len += n;
         self.encoded_total += (n + len) as u64;
         self.frames_sent += 1;
         mask
@@ -331,30 +404,38 @@ impl Sender {
 
     /// A frame whose payload is copied next to its header (and masked there for a client).
     fn encode(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, payload: &[u8]) {
-        let mask = self.header(opcode, rsv, fin, payload.len());
-        let start = self.staging.len();
-        self.staging.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.staging[start..], key, 0);
-        }
+        let mask = self.mask_key();
+        let n = write_frame(&mut self.staging, FrameHeader { fin, rsv, opcode, mask, payload_len: 0 }, payload);
+        self.wire_len += n;
+        self.encoded_total += n as u64;
+        self.frames_sent += 1;
     }
 
-    /// A data frame: a large unmasked payload becomes its own segment, without a copy.
+    /// A data frame. A large payload becomes a segment of its own: the caller's buffer itself when
+    /// unmasked (no copy), else a masked copy of exactly its size.
     fn encode_data(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, payload: Bytes) {
-        if self.role == Role::Client || payload.len() <= INLINE_MAX {
+        if payload.len() <= INLINE_MAX {
             self.encode(opcode, rsv, fin, &payload);
-        } else {
-            self.header(opcode, rsv, fin, payload.len());
-            self.flush_staging();
-            self.wire_len += payload.len();
-            self.wire.push_back(payload);
+            return;
+        }
+        let mask = self.header(opcode, rsv, fin, payload.len());
+        self.seal_staging();
+        self.wire_len += payload.len();
+        match mask {
+            None => self.wire.push_back(payload),
+            Some(key) => {
+                let mut seg = Vec::with_capacity(payload.len());
+                extend_masked(&mut seg, &payload, key, 0);
+                self.wire.push_back(Bytes::from(seg));
+            }
         }
     }
 
     /// The bytes ready for the transport, in order.
     pub(crate) fn chunks(&self) -> impl Iterator<Item = &[u8]> {
         let skip = self.front_written;
-        self.wire.iter().enumerate().map(move |(i, seg)| if i == 0 { &seg[skip..] } else { &seg[..] })
+        let segments = self.wire.iter().map(|seg| &seg[..]).chain(core::iter::once(&self.staging[..]));
+        segments.enumerate().map(move |(i, seg)| if i == 0 { &seg[skip..] } else { seg }).filter(|seg| !seg.is_empty())
     }
 
     /// `n` bytes from the front of [`chunks`](Self::chunks) were written.
@@ -363,7 +444,11 @@ impl Sender {
         self.wire_len -= n;
         self.written_total += n as u64;
         while n > 0 {
-            let Some(front) = self.wire.front() else { break };
+            let Some(front) = self.wire.front() else {
+                // The rest is in the staging segment.
+                self.front_written += n;
+                break;
+            };
             let left = front.len() - self.front_written;
             if n >= left {
                 n -= left;
@@ -372,6 +457,16 @@ impl Sender {
             } else {
                 self.front_written += n;
                 n = 0;
+            }
+        }
+        if self.wire_len == 0 {
+            // Everything is out: reuse the staging buffer from its start, or give a large one back.
+            self.wire.clear();
+            self.front_written = 0;
+            if self.staging.capacity() > STAGING_KEEP {
+                self.staging = BytesMut::new();
+            } else {
+                self.staging.clear();
             }
         }
         while self.message_ends.front().is_some_and(|&end| end <= self.written_total) {
@@ -389,6 +484,28 @@ impl Sender {
         }
         progress
     }
+}
+
+/// Appends a whole frame, `header` (its length set here) and `payload` (masked with the
+/// header's key), to `dst`, and returns how many bytes that took.
+fn write_frame(dst: &mut BytesMut, mut header: FrameHeader, payload: &[u8]) -> usize {
+    header.payload_len = payload.len() as u64;
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    dst.reserve(n + payload.len());
+    if n == 2 {
+        // The commonest header (unmasked, short) without a call to copy two bytes.
+        dst.put_u8(head[0]);
+        dst.put_u8(head[1]);
+    } else {
+        dst.extend_from_slice(&head[..n]);
+    }
+    let start = dst.len();
+    dst.extend_from_slice(payload);
+    if let Some(key) = header.mask {
+        apply_mask(&mut dst[start..], key, 0);
+    }
+    n + payload.len()
 }
 
 #[cfg(test)]
@@ -500,6 +617,83 @@ mod tests {
         let segs: Vec<&[u8]> = s.chunks().collect();
         assert_eq!(segs.len(), 2);
         assert_eq!(segs[1].as_ptr(), payload.as_ptr(), "the payload segment is the caller's buffer");
+    }
+
+    #[test]
+    fn partial_writes_of_the_staging_segment_then_a_large_payload() {
+        let mut s = server(1 << 20);
+        s.push_data(OpCode::Text, Bytes::from_static(b"first"), true, false);
+        let mut out = Vec::new();
+        let head: Vec<u8> = s.chunks().flatten().copied().take(3).collect();
+        out.extend_from_slice(&head);
+        s.advance(3);
+        // A payload large enough to get a segment of its own seals the partly written staging.
+        let big = Bytes::from(alloc::vec![5u8; 5000]);
+        s.push_data(OpCode::Binary, big.clone(), true, false);
+        s.push_data(OpCode::Text, Bytes::from_static(b"last"), true, false);
+        assert_eq!(s.queued_bytes(), 7 - 3 + 4 + 5000 + 6);
+        out.extend_from_slice(&drain(&mut s));
+        let got = frames(&out, Role::Server);
+        let want: [(OpCode, bool, &[u8]); 3] =
+            [(OpCode::Text, true, b"first"), (OpCode::Binary, true, &big), (OpCode::Text, true, b"last")];
+        assert_eq!(got.len(), 3);
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!((g.0, g.1, &g.2[..]), w);
+        }
+        assert_eq!((s.queued_bytes(), s.messages_sent), (0, 3));
+        // Everything written: the staging buffer starts over.
+        s.push_data(OpCode::Text, Bytes::from_static(b"again"), true, false);
+        assert_eq!(frames(&drain(&mut s), Role::Server)[0].2, b"again");
+    }
+
+    #[test]
+    fn small_messages_sent_while_the_wire_is_full_wait_framed_and_a_pong_goes_first() {
+        let mut s = server(1 << 20);
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![9u8; 70_000]), true, false);
+        for i in 0..100u8 {
+            s.push_data(OpCode::Text, Bytes::from(alloc::vec![b'a' + i % 26; 10]), true, false);
+        }
+        // Not small: queued unframed, behind the small ones; so is everything after it.
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![7u8; 5000]), true, false);
+        s.push_data(OpCode::Text, Bytes::from_static(b"after"), true, false);
+        s.push_pong(Bytes::from_static(b"p"));
+        s.push_close(CloseCode::NORMAL, "");
+        // Framed: the first (10-byte header) and the small ones; still unframed: the rest. The Pong
+        // and the Close are not counted.
+        assert_eq!(s.queued_bytes(), 10 + 70_000 + 100 * 12 + 5000 + 5);
+        let got = frames(&drain(&mut s), Role::Server);
+        let kinds: Vec<_> = got.iter().map(|f| (f.0, f.2.len())).collect();
+        let mut want = alloc::vec![(OpCode::Binary, 70_000), (OpCode::Pong, 1)];
+        want.extend((0..100).map(|_| (OpCode::Text, 10)));
+        want.extend([(OpCode::Binary, 5000), (OpCode::Text, 5), (OpCode::Close, 2)]);
+        assert_eq!(kinds, want);
+        for (i, f) in got[2..102].iter().enumerate() {
+            assert_eq!(f.2, alloc::vec![b'a' + (i % 26) as u8; 10]);
+        }
+        assert_eq!((s.messages_sent, s.queued_bytes()), (103, 0));
+    }
+
+    #[test]
+    fn the_backlog_is_masked_per_frame_and_counted_when_discarded() {
+        let mut s = Sender::new(Role::Client, Some(Box::new(crate::rand::SeededRandom::new(7))), 1 << 20, 4, 0);
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![1u8; 70_000]), true, false);
+        for _ in 0..3 {
+            s.push_data(OpCode::Text, Bytes::from_static(b"hello"), true, false);
+        }
+        let wire = drain(&mut s);
+        let got = frames(&wire, Role::Client);
+        assert_eq!(got.iter().skip(1).map(|f| f.2.clone()).collect::<Vec<_>>(), [b"hello"; 3]);
+        let keys: Vec<&[u8]> = (0..3).map(|i| &wire[70_014 + i * 11 + 2..70_014 + i * 11 + 6]).collect();
+        assert!(keys[0] != keys[1] && keys[1] != keys[2], "each frame gets its own key");
+
+        let mut s = server(1 << 20);
+        s.push_data(OpCode::Binary, Bytes::from(alloc::vec![1u8; 70_000]), true, false);
+        for _ in 0..3 {
+            s.push_data(OpCode::Text, Bytes::from_static(b"hello"), true, false);
+        }
+        let unsent = s.discard();
+        assert_eq!((unsent.messages, unsent.bytes), (4, 10 + 70_000 + 3 * 7));
+        assert_eq!(s.queued_bytes(), 0);
     }
 
     #[test]

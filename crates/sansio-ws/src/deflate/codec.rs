@@ -114,6 +114,11 @@ impl Inflater {
         Ok(())
     }
 
+    /// Whether the inflater gives its memory back between messages.
+    pub(crate) fn releases_memory(&self) -> bool {
+        self.release
+    }
+
     fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
         let bits = self.window_bits;
         let d = self.state.get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
