@@ -3,30 +3,38 @@
 # each workload, each implementation's throughput, the ratios sansio-ws/peer and the memcpy line.
 #
 #   scripts/bench.sh                 # codec benchmarks, pinned to the last CPU
+#   scripts/bench.sh deflate         # permessage-deflate: sansio-ws against flate2 called directly
 #   scripts/bench.sh loopback        # loopback echo servers and idle-connection memory
-#   scripts/bench.sh all             # both
+#   scripts/bench.sh all             # codec, deflate and loopback
 #   BENCH_CPU= scripts/bench.sh      # codec benchmarks not pinned
 #   BENCH_ARGS='decode_text16' scripts/bench.sh   # a filter, passed to divan
 #
-# The raw divan output is kept in bench/target/bench-codec.txt.
+# The raw divan output is kept in bench/target/bench-codec.txt (bench-deflate.txt for deflate).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 manifest="$root/bench/Cargo.toml"
 raw="$root/bench/target/bench-codec.txt"
+raw_deflate="$root/bench/target/bench-deflate.txt"
 cpu="${BENCH_CPU-$(($(nproc) - 1))}"
 what="${1:-codec}"
 
+# Builds and runs the divan benchmark $1 (pinned to $cpu if set), its output also written to $2.
+run_divan() {
+    local bench="$1" out="$2"
+    cargo bench --manifest-path "$manifest" --bench "$bench" --no-run
+    mkdir -p "$(dirname "$out")"
+    local pin=()
+    if [[ -n "$cpu" ]] && command -v taskset > /dev/null; then
+        pin=(taskset -c "$cpu")
+    fi
+    # shellcheck disable=SC2086 # BENCH_ARGS is a list of words on purpose.
+    "${pin[@]}" cargo bench --manifest-path "$manifest" --bench "$bench" -- ${BENCH_ARGS:-} | tee "$out"
+}
+
 codec() {
 
-cargo bench --manifest-path "$manifest" --bench codec --no-run
-mkdir -p "$(dirname "$raw")"
-pin=()
-if [[ -n "$cpu" ]] && command -v taskset > /dev/null; then
-    pin=(taskset -c "$cpu")
-fi
-# shellcheck disable=SC2086 # BENCH_ARGS is a list of words on purpose.
-"${pin[@]}" cargo bench --manifest-path "$manifest" --bench codec -- ${BENCH_ARGS:-} | tee "$raw"
+run_divan codec "$raw"
 
 python3 - "$raw" << 'PY'
 import re, sys
@@ -77,6 +85,57 @@ def table(col, title):
 
 table(1, "Median throughput (ratios of medians)")
 table(0, "Fastest sample (ratios of fastest samples)")
+PY
+}
+
+# permessage-deflate: sansio-ws compressing and inflating against flate2 called directly on the same
+# messages; throughput in uncompressed payload bytes, and the ratio ours/direct.
+deflate() {
+
+run_divan deflate "$raw_deflate"
+
+python3 - "$raw_deflate" << 'PY'
+import re, sys
+
+SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+TOKEN = re.compile(r"([\d.]+) ([KMGT]?)B/s")
+groups = {}
+group = leaf = None
+for line in open(sys.argv[1], encoding="utf-8"):
+    m = re.search(r"[├╰]─ (\w+)", line)
+    if m:
+        name = m.group(1)
+        if name.startswith(("compress_", "decompress_")):
+            group, leaf = name, None
+        else:
+            leaf = name
+        continue
+    tokens = TOKEN.findall(line)
+    if group and leaf and len(tokens) >= 4:
+        # columns: fastest, slowest, median, mean
+        vals = [float(v) * SCALE[p] for v, p in tokens]
+        groups.setdefault(group, {})[leaf] = (vals[0], vals[2])
+
+ORDER = [
+    ("compress_json1k", "compress 1 KiB JSON text (256 msgs)"),
+    ("compress_json64k", "compress 64 KiB JSON text (16 msgs)"),
+    ("decompress_json1k", "decompress 1 KiB JSON text (256 msgs)"),
+    ("decompress_json64k", "decompress 64 KiB JSON text (16 msgs)"),
+]
+
+def table(col, title):
+    print(f"\n{title}")
+    print("| workload | sansio-ws MB/s | flate2 direct MB/s | ours/direct |")
+    print("|" + "---|" * 4)
+    for key, label in ORDER:
+        g = groups.get(key)
+        if not g:
+            continue
+        ours, direct = (g.get(i, (float("nan"),) * 2)[col] for i in ("sansio_ws", "flate2"))
+        print(f"| {label} | {ours / 1e6:.1f} | {direct / 1e6:.1f} | {100 * ours / direct:.1f} % |")
+
+table(1, "permessage-deflate, median throughput of uncompressed payload (ratio of medians)")
+table(0, "permessage-deflate, fastest sample (ratio of fastest samples)")
 PY
 }
 
@@ -163,13 +222,15 @@ loopback() {
 
 case "$what" in
     codec) codec ;;
+    deflate) deflate ;;
     loopback) loopback ;;
     all)
         codec
+        deflate
         loopback
         ;;
     *)
-        echo "usage: $0 [codec|loopback|all]" >&2
+        echo "usage: $0 [codec|deflate|loopback|all]" >&2
         exit 2
         ;;
 esac

@@ -7,6 +7,9 @@
 //! of the workload once before measuring ([`Workload::check_full`]), then, inside the measured loop,
 //! the kind, the length and sampled bytes of every message ([`Workload::check_fast`]; full comparison
 //! for payloads of 64 bytes or less). A wrong decode panics.
+//!
+//! [`deflate`] holds the permessage-deflate counterparts: compressed workloads, flate2 called
+//! directly as the reference, and sansio-ws with deflate enabled.
 
 use std::cell::RefCell;
 use std::io;
@@ -17,6 +20,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use sansio_ws::Instant;
 use sansio_ws::connection::{Config, Connection, Event, Message, Utf8Bytes};
+
+pub mod deflate;
 
 /// The largest read the in-memory streams serve, as a socket read of a 64 KiB buffer would.
 pub const READ_SIZE: usize = 64 * 1024;
@@ -60,7 +65,13 @@ impl Rng {
 /// Appends one frame to `out` (RFC 6455 §5.2), masked with `mask` if given. Written here rather than
 /// taken from any implementation under test.
 pub fn encode_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
-    out.push(if fin { 0x80 } else { 0 } | opcode);
+    encode_frame_rsv1(out, fin, false, opcode, payload, mask);
+}
+
+/// [`encode_frame`] with the RSV1 bit (permessage-deflate: a compressed message's first frame) set
+/// if `rsv1`.
+pub fn encode_frame_rsv1(out: &mut Vec<u8>, fin: bool, rsv1: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+    out.push(if fin { 0x80 } else { 0 } | if rsv1 { 0x40 } else { 0 } | opcode);
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     let len = payload.len();
     if len < 126 {
@@ -86,6 +97,8 @@ pub fn encode_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8], ma
 pub struct RawFrame {
     /// FIN bit.
     pub fin: bool,
+    /// RSV1 bit (only [`parse_frames_rsv1`] accepts it).
+    pub rsv1: bool,
     /// Opcode.
     pub opcode: u8,
     /// Whether the frame was masked.
@@ -95,13 +108,21 @@ pub struct RawFrame {
 }
 
 /// Splits `wire` into frames (the reference decoder that checks the encoders' output). Panics on a
-/// truncated or malformed frame.
-pub fn parse_frames(mut wire: &[u8]) -> Vec<RawFrame> {
+/// truncated or malformed frame, or one with a reserved bit set.
+pub fn parse_frames(wire: &[u8]) -> Vec<RawFrame> {
+    let frames = parse_frames_rsv1(wire);
+    assert!(frames.iter().all(|f| !f.rsv1), "reserved bits set");
+    frames
+}
+
+/// [`parse_frames`] accepting RSV1 (permessage-deflate); RSV2 and RSV3 still panic.
+pub fn parse_frames_rsv1(mut wire: &[u8]) -> Vec<RawFrame> {
     let mut frames = Vec::new();
     while !wire.is_empty() {
         assert!(wire.len() >= 2, "truncated frame header");
         let fin = wire[0] & 0x80 != 0;
-        assert_eq!(wire[0] & 0x70, 0, "reserved bits set");
+        let rsv1 = wire[0] & 0x40 != 0;
+        assert_eq!(wire[0] & 0x30, 0, "reserved bits set");
         let opcode = wire[0] & 0x0f;
         let masked = wire[1] & 0x80 != 0;
         let (len, mut at) = match wire[1] & 0x7f {
@@ -121,7 +142,7 @@ pub fn parse_frames(mut wire: &[u8]) -> Vec<RawFrame> {
         if let Some(k) = key {
             payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= k[i & 3]);
         }
-        frames.push(RawFrame { fin, opcode, masked, payload });
+        frames.push(RawFrame { fin, rsv1, opcode, masked, payload });
         wire = &wire[at + len..];
     }
     frames
@@ -398,17 +419,24 @@ pub fn ours_config() -> Config {
     Config { heartbeat: None, ..Config::default() }
 }
 
-/// sansio-ws, fed as its mio driver feeds it: `input_buffer(64 KiB)`, a read into it,
-/// `handle_input_buffer`, then every event.
+/// sansio-ws, fed as its mio driver feeds it: a read (at most 64 KiB) into one reused buffer,
+/// `handle_input`, then every event.
 pub struct OursDecoder {
     conn: Connection,
     src: Replay,
+    /// The read buffer, as the mio driver's: one, reused for every read.
+    read_buf: Vec<u8>,
 }
 
 impl OursDecoder {
     /// A server connection reading `wire`.
     pub fn new(wire: &'static [u8]) -> Self {
-        OursDecoder { conn: Connection::server(ours_config()), src: Replay::new(wire) }
+        OursDecoder::with_connection(Connection::server(ours_config()), wire)
+    }
+
+    /// `conn` reading `wire`.
+    pub fn with_connection(conn: Connection, wire: &'static [u8]) -> Self {
+        OursDecoder { conn, src: Replay::new(wire), read_buf: vec![0; READ_SIZE] }
     }
 }
 
@@ -429,9 +457,8 @@ impl Decode for OursDecoder {
             if left == 0 {
                 return;
             }
-            let buf = self.conn.input_buffer(READ_SIZE);
-            let n = self.src.fill(buf);
-            self.conn.handle_input_buffer(NOW, n);
+            let n = self.src.fill(&mut self.read_buf);
+            self.conn.handle_input(NOW, &self.read_buf[..n]);
         }
     }
 }
@@ -590,24 +617,35 @@ impl Batch {
     }
 }
 
-/// sansio-ws: `send_text`/`send_binary` for the batch, then `poll_transmit` into one buffer.
+/// sansio-ws: `send_text`/`send_binary` for the batch, then its output chunks (`transmit_chunks`,
+/// `advance_transmit`) are written into a discarding sink, as the other encoders' are.
 pub struct OursEncoder {
     conn: Connection,
     batch: &'static Batch,
-    out: Vec<u8>,
+    sink: Replay,
+    /// Capture every batch (so `captured` is always the last one), not only the first.
+    recapture: bool,
 }
 
 impl OursEncoder {
     /// A server (unmasked) or client (masking with OS-seeded randomness) connection.
     pub fn new(client: bool, batch: &'static Batch) -> Self {
         let conn = if client { Connection::client(ours_config()) } else { Connection::server(ours_config()) };
-        OursEncoder { conn, batch, out: Vec::new() }
+        OursEncoder::with_connection(conn, batch, false)
+    }
+
+    /// `conn` encoding `batch`; with `recapture`, every batch is captured, not only the first.
+    pub fn with_connection(conn: Connection, batch: &'static Batch, recapture: bool) -> Self {
+        OursEncoder { conn, batch, sink: Replay::sink(true), recapture }
     }
 }
 
 impl Encode for OursEncoder {
     #[inline]
     fn encode(&mut self) -> usize {
+        if self.recapture {
+            self.sink.out.borrow_mut().captured = Some(Vec::new());
+        }
         if self.batch.text {
             for t in &self.batch.ours_text {
                 self.conn.send_text(t.clone()).expect("sansio-ws: send refused");
@@ -617,13 +655,22 @@ impl Encode for OursEncoder {
                 self.conn.send_binary(b.clone()).expect("sansio-ws: send refused");
             }
         }
-        self.out.clear();
-        while self.conn.poll_transmit(NOW, &mut self.out) > 0 {}
-        self.out.len()
+        let before = self.sink.out.borrow().count;
+        loop {
+            let mut n = 0;
+            for chunk in self.conn.transmit_chunks() {
+                n += self.sink.take(chunk);
+            }
+            if n == 0 {
+                break;
+            }
+            self.conn.advance_transmit(NOW, n);
+        }
+        self.sink.out.borrow().count - before
     }
 
     fn captured(&mut self) -> Vec<u8> {
-        self.out.clone()
+        take_captured(&self.sink.out)
     }
 }
 
