@@ -47,8 +47,12 @@ fn push_payload(out: &mut Vec<u8>, data: &[u8], mask: Option<[u8; 4]>, offset: u
     }
 }
 
-/// A message at least this large leaves its buffer for reuse (see `Receiver::spare`).
+/// A message at least this large (and at most [`SPARE_MAX`]) leaves its buffer for reuse (see
+/// `Receiver::spare`).
 const SPARE_MIN: usize = 64 * 1024;
+/// Larger buffers are not kept for reuse, so that a connection does not hold one after a huge
+/// message.
+const SPARE_MAX: usize = 4 << 20;
 
 /// The buffer behind `bytes`, emptied, if nothing else refers to it any more.
 fn reclaim(bytes: Bytes) -> Option<Vec<u8>> {
@@ -233,7 +237,7 @@ impl Receiver {
         }
         let m = self.end_message()?;
         let bytes = Bytes::from(m.parts);
-        if bytes.len() >= SPARE_MIN {
+        if (SPARE_MIN..=SPARE_MAX).contains(&bytes.len()) {
             self.spare = Some(bytes.clone());
         }
         Ok(Some(Incoming::Message(match m.kind {
@@ -439,7 +443,9 @@ impl Receiver {
         if let Some(m) = self.msg.as_mut().filter(|_| direct) {
             let room = len.min(RESERVE_MAX);
             if m.parts.capacity() == 0 && len >= SPARE_MIN {
-                if let Some(buf) = self.spare.take().and_then(reclaim) {
+                // Not a buffer far larger than this message: the application would hold it all.
+                let fits = |buf: &Vec<u8>| buf.capacity() <= 2 * len;
+                if let Some(buf) = self.spare.take().and_then(reclaim).filter(fits) {
                     m.parts = buf;
                 }
             }
