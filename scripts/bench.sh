@@ -33,110 +33,15 @@ run_divan() {
 }
 
 codec() {
-
-run_divan codec "$raw"
-
-python3 - "$raw" << 'PY'
-import re, sys
-
-SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-TOKEN = re.compile(r"([\d.]+) ([KMGT]?)(B|item)/s")
-groups = {}
-group = leaf = None
-for line in open(sys.argv[1], encoding="utf-8"):
-    m = re.search(r"[├╰]─ (\w+)", line)
-    if m:
-        name = m.group(1)
-        if name.startswith(("decode_", "encode_")):
-            group, leaf = name, None
-        else:
-            leaf = name
-        continue
-    tokens = TOKEN.findall(line)
-    if group and leaf and len(tokens) >= 4:
-        # columns: fastest, slowest, median, mean
-        vals = [float(v) * SCALE[p] for v, p, _ in tokens]
-        groups.setdefault(group, {}).setdefault(leaf, {})[tokens[0][2]] = (vals[0], vals[2])
-
-ORDER = [
-    ("decode_text16", "item", "Mmsg/s", 1e6, "decode 16 B text, 1 frame"),
-    ("decode_binary64k", "B", "GB/s", 1e9, "decode 64 KiB binary"),
-    ("decode_text1m", "B", "GB/s", 1e9, "decode 1 MiB mixed UTF-8 text"),
-    ("decode_text1m_frag1k", "B", "GB/s", 1e9, "decode 1 MiB text in 1 KiB fragments"),
-    ("encode_server_text16", "item", "Mmsg/s", 1e6, "encode 16 B text, server"),
-    ("encode_client_binary64k", "B", "GB/s", 1e9, "encode 64 KiB binary, client (masked)"),
-]
-IMPLS = ["sansio_ws", "tungstenite", "fastwebsockets", "memcpy"]
-
-def table(col, title):
-    print(f"\n{title}")
-    head = f"| workload | unit | sansio-ws | tungstenite | fastwebsockets | memcpy | ours/tung | ours/fast | ours/memcpy |"
-    print(head)
-    print("|" + "---|" * 9)
-    for key, kind, unit, div, label in ORDER:
-        g = groups.get(key)
-        if not g:
-            continue
-        v = {i: g.get(i, {}).get(kind, (float("nan"),) * 2)[col] for i in IMPLS}
-        ours = v["sansio_ws"]
-        cells = [f"{v[i] / div:.3g}" for i in IMPLS]
-        ratios = [f"{ours / v[i]:.2f}×" for i in ("tungstenite", "fastwebsockets")] + [f"{100 * ours / v['memcpy']:.1f} %"]
-        print(f"| {label} | {unit} | " + " | ".join(cells + ratios) + " |")
-
-table(1, "Median throughput (ratios of medians)")
-table(0, "Fastest sample (ratios of fastest samples)")
-PY
+    run_divan codec "$raw"
+    python3 "$root/scripts/bench_tables.py" codec "$raw"
 }
 
 # permessage-deflate: sansio-ws compressing and inflating against flate2 called directly on the same
 # messages; throughput in uncompressed payload bytes, and the ratio ours/direct.
 deflate() {
-
-run_divan deflate "$raw_deflate"
-
-python3 - "$raw_deflate" << 'PY'
-import re, sys
-
-SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-TOKEN = re.compile(r"([\d.]+) ([KMGT]?)B/s")
-groups = {}
-group = leaf = None
-for line in open(sys.argv[1], encoding="utf-8"):
-    m = re.search(r"[├╰]─ (\w+)", line)
-    if m:
-        name = m.group(1)
-        if name.startswith(("compress_", "decompress_")):
-            group, leaf = name, None
-        else:
-            leaf = name
-        continue
-    tokens = TOKEN.findall(line)
-    if group and leaf and len(tokens) >= 4:
-        # columns: fastest, slowest, median, mean
-        vals = [float(v) * SCALE[p] for v, p in tokens]
-        groups.setdefault(group, {})[leaf] = (vals[0], vals[2])
-
-ORDER = [
-    ("compress_json1k", "compress 1 KiB JSON text (256 msgs)"),
-    ("compress_json64k", "compress 64 KiB JSON text (16 msgs)"),
-    ("decompress_json1k", "decompress 1 KiB JSON text (256 msgs)"),
-    ("decompress_json64k", "decompress 64 KiB JSON text (16 msgs)"),
-]
-
-def table(col, title):
-    print(f"\n{title}")
-    print("| workload | sansio-ws MB/s | flate2 direct MB/s | ours/direct |")
-    print("|" + "---|" * 4)
-    for key, label in ORDER:
-        g = groups.get(key)
-        if not g:
-            continue
-        ours, direct = (g.get(i, (float("nan"),) * 2)[col] for i in ("sansio_ws", "flate2"))
-        print(f"| {label} | {ours / 1e6:.1f} | {direct / 1e6:.1f} | {100 * ours / direct:.1f} % |")
-
-table(1, "permessage-deflate, median throughput of uncompressed payload (ratio of medians)")
-table(0, "permessage-deflate, fastest sample (ratio of fastest samples)")
-PY
+    run_divan deflate "$raw_deflate"
+    python3 "$root/scripts/bench_tables.py" deflate "$raw_deflate"
 }
 
 # Starts a server pinned to CPU 0 and waits until it accepts; sets $server_pid.
