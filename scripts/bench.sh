@@ -5,6 +5,7 @@
 #   scripts/bench.sh                 # codec benchmarks, pinned to the last CPU
 #   scripts/bench.sh deflate         # permessage-deflate: sansio-ws against flate2 called directly
 #   scripts/bench.sh loopback        # loopback echo servers and idle-connection memory
+#   scripts/bench.sh idle            # idle-connection memory only
 #   scripts/bench.sh all             # codec, deflate and loopback
 #   BENCH_CPU= scripts/bench.sh      # codec benchmarks not pinned
 #   BENCH_ARGS='decode_text16' scripts/bench.sh   # a filter, passed to divan
@@ -94,8 +95,17 @@ loopback() {
         "${gen[@]}" "127.0.0.1:$port" --conns 1 --size 16 --window 1 --secs 5 --pid "$server_pid"
         stop_server
     done
+    idle
+}
 
-    # Memory of the sansio-ws server holding 10,000 idle connections.
+# Memory of the sansio-ws server holding 10,000 idle connections.
+idle() {
+    server_pid=
+    trap 'if [[ -n "$server_pid" ]]; then kill "$server_pid" 2> /dev/null || true; fi' EXIT
+    local bin="$root/bench/target/release"
+    cargo build --release --manifest-path "$manifest" --features loopback --bin loadgen
+    cargo build --release --manifest-path "$root/Cargo.toml" -p sansio-ws-mio --example echo-server
+    local gen=(taskset -c 1 "$bin/loadgen")
     local n=10000
     if (($(ulimit -n) < n + 100)); then
         ulimit -n "$(ulimit -Hn)"
@@ -129,6 +139,7 @@ case "$what" in
     codec) codec ;;
     deflate) deflate ;;
     loopback) loopback ;;
+    idle) idle ;;
     all)
         codec
         deflate
