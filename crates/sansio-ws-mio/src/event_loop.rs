@@ -208,6 +208,8 @@ pub struct EventLoop<H> {
     handler: H,
     events: Events,
     scratch: Vec<u8>,
+    /// The events of one poll, reused.
+    ready: Vec<(Token, Readiness)>,
 }
 
 impl<H: Handler> EventLoop<H> {
@@ -237,7 +239,7 @@ impl<H: Handler> EventLoop<H> {
             shutdown: None,
             rng: OsRandom::new(),
         };
-        Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch })
+        Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch, ready: Vec::new() })
     }
 
     /// Listens on `addr` and returns the bound address (useful with port 0).
@@ -306,19 +308,21 @@ impl<H: Handler> EventLoop<H> {
             }
         }
         self.core.now = self.core.clock.now();
-        let ready: Vec<(Token, bool, bool)> = self
-            .events
-            .iter()
-            .map(|e| (e.token(), e.is_readable() || e.is_read_closed() || e.is_error(), e.is_writable()))
-            .collect();
-        for (token, readable, writable) in ready {
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.extend(self.events.iter().map(|e| {
+            let closed = e.is_read_closed() || e.is_error();
+            (e.token(), Readiness { readable: e.is_readable() || closed, writable: e.is_writable(), closed })
+        }));
+        for &(token, readiness) in &ready {
             match token {
                 LISTENER => self.accept_all(),
                 WAKER => self.run_commands(),
-                Token(slot) => self.service(slot, readable, writable),
+                Token(slot) => self.service(slot, readiness),
             }
             self.settle_dirty();
         }
+        ready.clear();
+        self.ready = ready;
         let now = self.core.now;
         while let Some((at, slot, generation)) = self.core.timers.pop_due(now) {
             self.on_timer(slot, generation, at);
@@ -393,7 +397,7 @@ impl<H: Handler> EventLoop<H> {
     }
 
     /// Readiness on a connection's socket.
-    fn service(&mut self, slot: usize, readable: bool, writable: bool) {
+    fn service(&mut self, slot: usize, readiness: Readiness) {
         let now = self.core.now;
         let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
         if let Stage::Connecting(_) = s.stage {
@@ -407,14 +411,17 @@ impl<H: Handler> EventLoop<H> {
                 Some(Err(e)) => return self.connect_failed(slot, ConnectError::Io(e)),
             }
         }
-        if readable || writable {
-            self.read_all(slot, now);
+        if readiness.readable || readiness.writable {
+            self.read_all(slot, now, readiness.closed);
         }
         self.settle(slot);
     }
 
-    /// Reads until the socket would block, acting on each piece as it comes.
-    fn read_all(&mut self, slot: usize, now: Instant) {
+    /// Reads until the socket is drained, acting on each piece as it comes. A read that returns
+    /// less than the buffer's size has drained the socket (readiness is edge-triggered: new data
+    /// raises a new event), so no further read is made just to see it would block, unless the
+    /// peer has closed its side (`closed`): then reading goes on to the end of the stream.
+    fn read_all(&mut self, slot: usize, now: Instant, closed: bool) {
         loop {
             let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
             let (step, n) = s.read_step(now, &mut self.scratch);
@@ -424,7 +431,8 @@ impl<H: Handler> EventLoop<H> {
                 ReadStep::Eof => return self.on_eof(slot),
             }
             self.dispatch(slot);
-            if !self.core.slots.get(slot).is_some_and(Option::is_some) {
+            let drained = n > 0 && n < self.scratch.len() && !closed;
+            if drained || !self.core.slots.get(slot).is_some_and(Option::is_some) {
                 return;
             }
         }
@@ -858,4 +866,13 @@ impl Core {
             }
         }
     }
+}
+
+/// What a socket is ready for, from one poll event.
+#[derive(Debug, Clone, Copy)]
+struct Readiness {
+    readable: bool,
+    writable: bool,
+    /// The peer closed its side, or the socket failed: read to the end.
+    closed: bool,
 }
