@@ -164,8 +164,10 @@ impl Utf8Validator {
             }
         }
 
-        // The fast check first; only a failure is looked at again for where it is.
-        if is_valid(rest) {
+        // Short ASCII first: the SIMD validator hands short input to the standard library's,
+        // which costs more than this check. (Not `is_valid` on longer input: a piece often ends
+        // inside a character, which that check fails, and the bytes would be validated twice.)
+        if rest.len() < 64 && rest.is_ascii() {
             self.fed += rest.len() as u64;
             return Ok(());
         }
