@@ -65,6 +65,14 @@ fn reclaim(bytes: Bytes) -> Option<Vec<u8>> {
 #[cfg(feature = "deflate")]
 const INFLATED_KEEP: usize = 256 * 1024;
 
+/// A received message of `kind` whose payload (text: already validated) is `bytes`.
+fn validated_message(kind: MessageKind, bytes: Bytes) -> Message {
+    match kind {
+        MessageKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
+        MessageKind::Binary => Message::Binary(bytes),
+    }
+}
+
 /// What the receive side produced.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Incoming {
@@ -240,10 +248,7 @@ impl Receiver {
         if (SPARE_MIN..=SPARE_MAX).contains(&bytes.len()) {
             self.spare = Some(bytes.clone());
         }
-        Ok(Some(Incoming::Message(match m.kind {
-            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
-            MessageKind::Binary => Message::Binary(bytes),
-        })))
+        Ok(Some(Incoming::Message(validated_message(m.kind, bytes))))
     }
 
     /// Lets go of the buffer kept for the next large message.
@@ -390,10 +395,7 @@ impl Receiver {
             self.utf8.finish()?;
         }
         let payload = payload.freeze();
-        Ok(Some(match kind {
-            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
-            MessageKind::Binary => Message::Binary(payload),
-        }))
+        Ok(Some(validated_message(kind, payload)))
     }
 
     /// Checks a new frame against the message in progress and the size limit.
@@ -480,10 +482,7 @@ impl Receiver {
             parts.extend_from_slice(&payload);
             Bytes::from(parts)
         };
-        Ok(Some(match m.kind {
-            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
-            MessageKind::Binary => Message::Binary(bytes),
-        }))
+        Ok(Some(validated_message(m.kind, bytes)))
     }
 
     /// Inflates a piece of a compressed message: into the message (whole mode, which returns the
@@ -524,10 +523,7 @@ impl Receiver {
         }
         let m = self.end_message()?;
         let bytes = self.take_inflated();
-        Ok(Some(Incoming::Message(match m.kind {
-            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(bytes)),
-            MessageKind::Binary => Message::Binary(bytes),
-        })))
+        Ok(Some(Incoming::Message(validated_message(m.kind, bytes))))
     }
 
     /// The inflated bytes gathered, as a message or piece. The buffer is reused: for each message,
