@@ -107,7 +107,7 @@ impl Slot {
     }
 
     /// One read into the event loop's `scratch` buffer: handed to the open connection at once
-    /// (which keeps only what it has not made into messages yet), or to `sink` for the other
+    /// (which keeps only what it has not made into messages yet), or left in `scratch` for the other
     /// stages.
     pub(crate) fn read_step(&mut self, now: Instant, scratch: &mut [u8]) -> (ReadStep, usize) {
         let result = self.sock.read(scratch);
