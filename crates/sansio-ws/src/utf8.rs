@@ -172,25 +172,24 @@ impl Utf8Validator {
             return Ok(());
         }
         let base = self.fed;
-        match simdutf8::compat::from_utf8(rest) {
-            Ok(_) => {
-                self.fed += rest.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                let valid = e.valid_up_to();
-                if e.error_len().is_some() {
-                    return Err(self.fail(base + valid as u64, false));
-                }
-                // Only the end of the chunk is an unfinished (but so far valid) code point.
-                let tail = &rest[valid..];
-                debug_assert!(!tail.is_empty() && tail.len() < 4);
-                self.partial[..tail.len()].copy_from_slice(tail);
-                self.partial_len = tail.len() as u8;
-                self.fed += rest.len() as u64;
-                Ok(())
+        // Validate up to the last code point the chunk finishes with the fast validator, which
+        // gives no error position; only invalid input is validated again, to find where it fails.
+        let cut = unfinished_tail_start(rest);
+        let (body, tail) = rest.split_at(cut);
+        if simdutf8::basic::from_utf8(body).is_err() {
+            let valid = simdutf8::compat::from_utf8(body).err().map_or(body.len(), |e| e.valid_up_to());
+            return Err(self.fail(base + valid as u64, false));
+        }
+        // The tail (at most three bytes) must be the start of a code point.
+        if let Err(e) = core::str::from_utf8(tail) {
+            if e.error_len().is_some() {
+                return Err(self.fail(base + (cut + e.valid_up_to()) as u64, false));
             }
         }
+        self.partial[..tail.len()].copy_from_slice(tail);
+        self.partial_len = tail.len() as u8;
+        self.fed += rest.len() as u64;
+        Ok(())
     }
 
     /// Ends the message: checks that no code point is left incomplete, then resets the validator
@@ -247,6 +246,22 @@ impl Utf8Validator {
         self.partial_len = 0;
         err
     }
+}
+
+/// Where the code point that `bytes` ends inside of starts: the offset of a lead byte among the last
+/// three bytes whose sequence is longer than the bytes left after it, or `bytes.len()` if the last
+/// code point is complete (or the bytes are not UTF-8, which validation then reports).
+#[inline]
+fn unfinished_tail_start(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=len.min(3) {
+        let b = bytes[len - back];
+        if b & 0xC0 != 0x80 {
+            // Not a continuation byte: an ASCII byte or a lead.
+            return if b >= 0xC0 && sequence_len(b) > back { len - back } else { len };
+        }
+    }
+    len
 }
 
 /// Whether `bytes` is valid UTF-8, as fast as possible: short input is checked for ASCII (the
