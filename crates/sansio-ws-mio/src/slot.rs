@@ -81,7 +81,9 @@ impl Slot {
         self.pending_written = 0;
         let Stage::Open(conn) = &mut self.stage else { return Ok(false) };
         loop {
-            let mut slices = [IoSlice::new(&[]); 64];
+            // Output is a few segments (frames are staged contiguously; large payloads are their
+            // own segments): a short array is quicker to set up for every write.
+            let mut slices = [IoSlice::new(&[]); 16];
             let n = conn.transmit_io_slices(&mut slices);
             if n == 0 {
                 return Ok(false);

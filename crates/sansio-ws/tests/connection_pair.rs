@@ -405,12 +405,12 @@ fn prepared_messages_are_encoded_once_and_shared() {
 fn a_large_message_buffer_is_reused_once_the_application_drops_it() {
     use sansio_ws::connection::{Connection, Event};
     let mut client = Connection::client(quiet());
-    for fill in [1u8, 2, 3] {
+    for fill in [1u8, 2, 3, 4] {
         client.send_binary(vec![fill; 100_000]).unwrap();
     }
     let mut wire = Vec::new();
     while client.poll_transmit(Instant::from_secs(0), &mut wire) > 0 {}
-    let frame = wire.len() / 3;
+    let frame = wire.len() / 4;
     let mut server = Connection::server(quiet());
     let next = |server: &mut Connection, i: usize| {
         // Fed in pieces, as reads deliver it.
@@ -433,5 +433,16 @@ fn a_large_message_buffer_is_reused_once_the_application_drops_it() {
     let third = next(&mut server, 2);
     assert_ne!(third.payload().as_ptr(), at);
     assert_eq!(second.payload()[..], vec![2u8; 100_000][..]);
+    assert_eq!(third.payload()[..], vec![3u8; 100_000][..]);
+    // As an application that echoes does: the second is dropped (sent) while the third is still
+    // held; the fourth lands in the second's buffer.
+    drop(second);
+    // Allocations of the same size would get the second's memory back from the allocator if the
+    // connection had let go of it.
+    let decoys: Vec<Vec<u8>> = (0..16).map(|_| Vec::with_capacity(100_000)).collect();
+    let fourth = next(&mut server, 3);
+    assert!(decoys.iter().all(|d| d.as_ptr() != at));
+    assert_eq!(fourth.payload().as_ptr(), at);
+    assert_eq!(fourth.payload()[..], vec![4u8; 100_000][..]);
     assert_eq!(third.payload()[..], vec![3u8; 100_000][..]);
 }

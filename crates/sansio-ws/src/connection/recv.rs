@@ -54,11 +54,27 @@ const SPARE_MIN: usize = 64 * 1024;
 /// message.
 const SPARE_MAX: usize = 4 << 20;
 
-/// The buffer behind `bytes`, emptied, if nothing else refers to it any more.
-fn reclaim(bytes: Bytes) -> Option<Vec<u8>> {
-    let mut buf = bytes.try_into_mut().ok()?;
-    buf.clear();
-    Some(Vec::from(buf))
+/// How many recent large messages keep a handle for reuse: an application that echoes or forwards
+/// a message holds it until it is sent, while the next ones arrive.
+const SPARES: usize = 2;
+
+/// An emptied buffer for a message of `len` bytes from a kept message that nothing else refers
+/// to any more. A buffer far larger than `len` is let go instead: the application would hold it
+/// all for a smaller message.
+fn reclaim_spare(spare: &mut [Option<Bytes>; SPARES], len: usize) -> Option<Vec<u8>> {
+    for slot in spare {
+        let Some(bytes) = slot.take() else { continue };
+        match bytes.try_into_mut() {
+            Ok(buf) if buf.capacity() <= 2 * len => {
+                let mut buf = Vec::from(buf);
+                buf.clear();
+                return Some(buf);
+            }
+            Ok(_) => {}
+            Err(still_held) => *slot = Some(still_held),
+        }
+    }
+    None
 }
 
 /// The inflate buffer is kept for reuse up to this capacity.
@@ -123,10 +139,11 @@ pub(crate) struct Receiver {
     mode: ReceiveMode,
     max_message: u64,
     pub(crate) buf: BytesMut,
-    /// The last large message handed up (a second handle to it): once the application has
-    /// dropped it, its buffer receives the next large message, instead of fresh memory that the
-    /// allocator maps and the kernel zeroes page by page. Released by `drop_spare`.
-    spare: Option<Bytes>,
+    /// Recent large messages handed up (second handles to them): once the
+    /// application has dropped one, its buffer receives the next large message, instead of fresh
+    /// memory that the allocator maps and the kernel zeroes page by page. Released by
+    /// `drop_spare`.
+    spare: [Option<Bytes>; SPARES],
     frame: Option<InFrame>,
     msg: Option<InMessage>,
     utf8: Utf8Validator,
@@ -145,7 +162,7 @@ impl Receiver {
             mode,
             max_message,
             buf: BytesMut::new(),
-            spare: None,
+            spare: Default::default(),
             frame: None,
             msg: None,
             utf8: Utf8Validator::new(),
@@ -246,20 +263,26 @@ impl Receiver {
         let m = self.end_message()?;
         let bytes = Bytes::from(m.parts);
         if (SPARE_MIN..=SPARE_MAX).contains(&bytes.len()) {
-            self.spare = Some(bytes.clone());
+            match self.spare.iter_mut().find(|slot| slot.is_none()) {
+                Some(free) => *free = Some(bytes.clone()),
+                None => {
+                    self.spare.rotate_left(1);
+                    self.spare[SPARES - 1] = Some(bytes.clone());
+                }
+            }
         }
         Ok(Some(Incoming::Message(validated_message(m.kind, bytes))))
     }
 
-    /// Lets go of the buffer kept for the next large message.
+    /// Lets go of the buffers kept for the next large messages.
     pub(crate) fn drop_spare(&mut self) {
-        self.spare = None;
+        self.spare = Default::default();
     }
 
     /// Drops buffered input and any partial message (the connection stopped reading).
     pub(crate) fn clear(&mut self) {
         self.buf = BytesMut::new();
-        self.spare = None;
+        self.drop_spare();
         #[cfg(feature = "deflate")]
         {
             self.inflated = Vec::new();
@@ -445,9 +468,7 @@ impl Receiver {
         if let Some(m) = self.msg.as_mut().filter(|_| direct) {
             let room = len.min(RESERVE_MAX);
             if m.parts.capacity() == 0 && len >= SPARE_MIN {
-                // Not a buffer far larger than this message: the application would hold it all.
-                let fits = |buf: &Vec<u8>| buf.capacity() <= 2 * len;
-                if let Some(buf) = self.spare.take().and_then(reclaim).filter(fits) {
+                if let Some(buf) = reclaim_spare(&mut self.spare, len) {
                     m.parts = buf;
                 }
             }
