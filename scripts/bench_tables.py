@@ -62,11 +62,17 @@ def codec_table(groups, col, title):
         if not g:
             continue
         v = {i: g.get(i, {}).get(kind, (NAN, NAN))[col] for i in IMPLS}
-        ours = v["sansio_ws"]
-        cells = [f"{v[i] / div:.3g}" for i in IMPLS]
-        ratios = [f"{ours / v[i]:.2f}×" for i in ("tungstenite", "fastwebsockets")]
-        ratios.append(f"{100 * ours / v['memcpy']:.1f} %")
-        print(f"| {label} | {unit} | " + " | ".join(cells + ratios) + " |")
+        # Encoding is measured twice for sansio-ws: borrowed payloads (the main row) and owned
+        # `Bytes` handles (a second row, when present).
+        variants = [("sansio_ws", label)]
+        if "sansio_ws_owned" in g:
+            variants.append(("sansio_ws_owned", label + " — sansio-ws from owned `Bytes`"))
+        for impl, name in variants:
+            ours = g.get(impl, {}).get(kind, (NAN, NAN))[col]
+            cells = [f"{(ours if i == 'sansio_ws' else v[i]) / div:.3g}" for i in IMPLS]
+            ratios = [f"{ours / v[i]:.2f}×" for i in ("tungstenite", "fastwebsockets")]
+            ratios.append(f"{100 * ours / v['memcpy']:.1f} %")
+            print(f"| {name} | {unit} | " + " | ".join(cells + ratios) + " |")
 
 
 def deflate_table(groups, col, title):

@@ -147,6 +147,12 @@ macro_rules! encode_group {
                 encoding(bencher, &$batch, $client, OursEncoder::new($client, &$batch));
             }
 
+            /// Handles to owned payloads (`Bytes` clones), as tungstenite's API takes them.
+            #[divan::bench]
+            fn sansio_ws_owned(bencher: Bencher<'_, '_>) {
+                encoding(bencher, &$batch, $client, OursEncoder::owned($client, &$batch));
+            }
+
             #[divan::bench]
             fn tungstenite(bencher: Bencher<'_, '_>) {
                 encoding(bencher, &$batch, $client, TungsteniteEncoder::new($client, &$batch, true));

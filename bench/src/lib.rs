@@ -561,6 +561,8 @@ pub struct Batch {
     /// The payloads.
     pub raw: Vec<Vec<u8>>,
     ours_text: Vec<Utf8Bytes>,
+    /// The text payloads as `str` (borrowed sends), empty for binary.
+    raw_str: Vec<String>,
     ours_bin: Vec<Bytes>,
     tung: Vec<tungstenite::Message>,
 }
@@ -573,6 +575,8 @@ impl Batch {
         } else {
             Vec::new()
         };
+        let raw_str =
+            if text { raw.iter().map(|r| String::from_utf8(r.clone()).expect("text")).collect() } else { Vec::new() };
         let ours_bin = if text { Vec::new() } else { raw.iter().map(|r| Bytes::from(r.clone())).collect() };
         let tung = raw
             .iter()
@@ -584,7 +588,7 @@ impl Batch {
                 }
             })
             .collect();
-        Batch { text, raw, ours_text, ours_bin, tung }
+        Batch { text, raw, ours_text, raw_str, ours_bin, tung }
     }
 
     /// Total payload bytes.
@@ -625,18 +629,28 @@ pub struct OursEncoder {
     sink: Replay,
     /// Capture every batch (so `captured` is always the last one), not only the first.
     recapture: bool,
+    /// Send borrowed payloads (`send_*_copy`, as fastwebsockets' `Payload::Borrowed`) rather than
+    /// handles to owned ones (`send_*`, as tungstenite's `Message`).
+    borrowed: bool,
 }
 
 impl OursEncoder {
-    /// A server (unmasked) or client (masking with OS-seeded randomness) connection.
+    /// A server (unmasked) or client (masking with OS-seeded randomness) connection sending
+    /// borrowed payloads.
     pub fn new(client: bool, batch: &'static Batch) -> Self {
+        OursEncoder { borrowed: true, ..OursEncoder::owned(client, batch) }
+    }
+
+    /// As [`new`](Self::new), sending handles to owned payloads (`Bytes` clones).
+    pub fn owned(client: bool, batch: &'static Batch) -> Self {
         let conn = if client { Connection::client(ours_config()) } else { Connection::server(ours_config()) };
         OursEncoder::with_connection(conn, batch, false)
     }
 
-    /// `conn` encoding `batch`; with `recapture`, every batch is captured, not only the first.
+    /// `conn` encoding `batch` from owned payloads; with `recapture`, every batch is captured,
+    /// not only the first.
     pub fn with_connection(conn: Connection, batch: &'static Batch, recapture: bool) -> Self {
-        OursEncoder { conn, batch, sink: Replay::sink(true), recapture }
+        OursEncoder { conn, batch, sink: Replay::sink(true), recapture, borrowed: false }
     }
 }
 
@@ -646,7 +660,15 @@ impl Encode for OursEncoder {
         if self.recapture {
             self.sink.out.borrow_mut().captured = Some(Vec::new());
         }
-        if self.batch.text {
+        if self.borrowed && self.batch.text {
+            for t in &self.batch.raw_str {
+                self.conn.send_text_copy(t).expect("sansio-ws: send refused");
+            }
+        } else if self.borrowed {
+            for r in &self.batch.raw {
+                self.conn.send_binary_copy(r).expect("sansio-ws: send refused");
+            }
+        } else if self.batch.text {
             for t in &self.batch.ours_text {
                 self.conn.send_text(t.clone()).expect("sansio-ws: send refused");
             }

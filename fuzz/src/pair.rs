@@ -15,17 +15,20 @@ const MAX_MESSAGE: usize = 70_000;
 /// One step of a script. `client` picks the side: true for the client, false for the server.
 #[derive(Arbitrary, Debug)]
 pub enum PairOp {
-    /// A text message: `pattern` repeated to about `len` bytes.
+    /// A text message: `pattern` repeated to about `len` bytes; `copy`: sent from a borrowed
+    /// payload (`send_text_copy`).
     Text {
         client: bool,
         pattern: String,
         len: u32,
+        copy: bool,
     },
-    /// A binary message: `pattern` repeated to `len` bytes.
+    /// A binary message: `pattern` repeated to `len` bytes; `copy` as for text.
     Binary {
         client: bool,
         pattern: Vec<u8>,
         len: u32,
+        copy: bool,
     },
     Fragment {
         client: bool,
@@ -133,19 +136,27 @@ fn repeat(pattern: &[u8], len: u32) -> Vec<u8> {
 fn apply(pair: &mut Pair, dirs: &mut [Direction; 2], op: &PairOp) {
     let now = pair.now;
     match op {
-        PairOp::Text { client, pattern, len } => {
+        PairOp::Text { client, pattern, len, copy } => {
             let mut text = String::from_utf8_lossy(&repeat(pattern.as_bytes(), *len)).into_owned();
             while text.len() > MAX_MESSAGE {
                 text.pop();
             }
             let msg = Message::Text(Utf8Bytes::from(text.as_str()));
-            if side(pair, *client).send_text(text).is_ok() {
+            let sent = match copy {
+                true => side(pair, *client).send_text_copy(&text).is_ok(),
+                false => side(pair, *client).send_text(text).is_ok(),
+            };
+            if sent {
                 dirs[usize::from(!client)].sent.push(msg);
             }
         }
-        PairOp::Binary { client, pattern, len } => {
+        PairOp::Binary { client, pattern, len, copy } => {
             let data = repeat(pattern, *len);
-            if side(pair, *client).send_binary(data.clone()).is_ok() {
+            let sent = match copy {
+                true => side(pair, *client).send_binary_copy(&data).is_ok(),
+                false => side(pair, *client).send_binary(data.clone()).is_ok(),
+            };
+            if sent {
                 dirs[usize::from(!client)].sent.push(Message::Binary(data.into()));
             }
         }

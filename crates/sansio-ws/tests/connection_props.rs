@@ -137,19 +137,36 @@ proptest! {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Send { client: bool, text: bool, len: usize },
-    Fragments { client: bool, pieces: u8 },
-    Ping { client: bool },
+    /// `copy`: through `send_*_copy` (a borrowed payload) rather than `send`.
+    Send {
+        client: bool,
+        text: bool,
+        len: usize,
+        copy: bool,
+    },
+    Fragments {
+        client: bool,
+        pieces: u8,
+    },
+    Ping {
+        client: bool,
+    },
     Advance(u64),
     Chunk(Option<usize>),
     Latency(u64),
-    Pause { client: bool, on: bool },
-    Close { client: bool },
+    Pause {
+        client: bool,
+        on: bool,
+    },
+    Close {
+        client: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (any::<bool>(), any::<bool>(), prop_oneof![0usize..200, 60_000usize..140_000]).prop_map(|(client, text, len)| Op::Send { client, text, len }),
+        6 => (any::<bool>(), any::<bool>(), prop_oneof![0usize..200, 900usize..1200, 60_000usize..140_000], any::<bool>())
+            .prop_map(|(client, text, len, copy)| Op::Send { client, text, len, copy }),
         2 => (any::<bool>(), 1u8..5).prop_map(|(client, pieces)| Op::Fragments { client, pieces }),
         2 => any::<bool>().prop_map(|client| Op::Ping { client }),
         3 => (0u64..40_000).prop_map(Op::Advance),
@@ -198,10 +215,15 @@ proptest! {
         let mut sent: [Vec<Message>; 2] = [Vec::new(), Vec::new()];
         for (i, op) in ops.into_iter().enumerate() {
             match op {
-                Op::Send { client, text, len } => {
+                Op::Send { client, text, len, copy } => {
                     let m = payload(i, len, text);
                     let c = if client { &mut p.client } else { &mut p.server };
-                    if c.send(m.clone()).is_ok() {
+                    let ok = match (&m, copy) {
+                        (Message::Text(t), true) => c.send_text_copy(t).is_ok(),
+                        (Message::Binary(b), true) => c.send_binary_copy(b).is_ok(),
+                        (_, false) => c.send(m.clone()).is_ok(),
+                    };
+                    if ok {
                         sent[usize::from(client)].push(m);
                     }
                 }

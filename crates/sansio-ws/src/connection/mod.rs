@@ -475,13 +475,22 @@ impl Connection {
             Message::Text(t) => (OpCode::Text, t.into_bytes()),
             Message::Binary(b) => (OpCode::Binary, b),
         };
+        if !self.queue_compressed(opcode, &payload) {
+            self.send.push_data(opcode, payload, true, false);
+        }
+    }
+
+    /// Compresses and queues a whole message if permessage-deflate is on and the message reaches
+    /// the threshold; whether it did.
+    fn queue_compressed(&mut self, opcode: OpCode, payload: &[u8]) -> bool {
         #[cfg(feature = "deflate")]
         if let Some(deflater) = self.deflater.as_mut().filter(|_| payload.len() >= self.deflate_threshold) {
-            let compressed = deflater.compress(&payload);
+            let compressed = deflater.compress(payload);
             self.send.push_data(opcode, Bytes::from(compressed), true, true);
-            return;
+            return true;
         }
-        self.send.push_data(opcode, payload, true, false);
+        let _ = (opcode, payload);
+        false
     }
 
     /// Turns on permessage-deflate with the parameters agreed in the handshake (see
@@ -511,6 +520,38 @@ impl Connection {
         match self.role {
             Role::Server => self.send.push_prepared(prepared.frames()),
             Role::Client => self.queue_message(prepared.message().clone()),
+        }
+        Ok(())
+    }
+
+    /// Queues a text message copied from `text`, for text not already held in a [`Utf8Bytes`]
+    /// (formatted JSON, a slice of a larger buffer): no allocation while the send queue has room
+    /// or the message is small, as the payload is copied straight next to its frame header.
+    /// Otherwise it is copied once into a buffer of its own. Refused for the same reasons as
+    /// [`send`](Self::send).
+    ///
+    /// ```
+    /// use sansio_ws::connection::{Config, Connection};
+    ///
+    /// let mut server = Connection::server(Config::default());
+    /// let name = "world";
+    /// server.send_text_copy(&format!("hello, {name}")).unwrap();
+    /// let wire: Vec<u8> = server.transmit_chunks().flatten().copied().collect();
+    /// assert_eq!(wire, b"\x81\x0chello, world");
+    /// ```
+    pub fn send_text_copy(&mut self, text: &str) -> Result<(), SendErrorKind> {
+        self.send_copied(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message copied from `data`; see [`send_text_copy`](Self::send_text_copy).
+    pub fn send_binary_copy(&mut self, data: &[u8]) -> Result<(), SendErrorKind> {
+        self.send_copied(OpCode::Binary, data)
+    }
+
+    fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendErrorKind> {
+        self.check_send(false)?;
+        if !self.queue_compressed(opcode, payload) {
+            self.send.push_copied(opcode, payload);
         }
         Ok(())
     }

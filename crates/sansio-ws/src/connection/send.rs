@@ -11,7 +11,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::Role;
 use crate::frame::mask::extend_masked;
@@ -28,6 +28,19 @@ const INLINE_MAX: usize = 1024;
 /// A staging buffer up to this capacity is kept for reuse once everything is written; a larger
 /// one goes back to the allocator.
 const STAGING_KEEP: usize = 16 * 1024;
+/// Where `Sender::route` sends a new piece of data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Nothing waits before it and it fits one frame: framed now.
+    Now,
+    /// Small, but the wire is full or something waits: framed into the backlog.
+    Backlog,
+    /// Queued in `data`, framed as the wire drains.
+    Queue,
+}
+
+/// Alignment of a large payload copied into a frame of its own (see `Sender::frame_alone`).
+const CACHE_LINE: usize = 64;
 /// Marks a backlog frame that ends its message.
 const BACKLOG_FIN: u32 = 1 << 31;
 
@@ -171,37 +184,102 @@ impl Sender {
         self.backpressured = true;
     }
 
+    /// Where a new piece of data of `len` bytes goes.
+    fn route(&self, len: usize) -> Route {
+        if !self.data.is_empty() || self.close != CloseStage::None || len > self.frame_size {
+            return Route::Queue;
+        }
+        if self.backlog.is_empty() && self.control.is_empty() && self.wire_len < FILL_TARGET {
+            Route::Now
+        } else if len <= INLINE_MAX {
+            Route::Backlog
+        } else {
+            Route::Queue
+        }
+    }
+
     pub(crate) fn push_data(&mut self, opcode: OpCode, payload: Bytes, fin: bool, compressed: bool) {
         let rsv = if compressed { Rsv::RSV1 } else { Rsv::NONE };
-        if self.data.is_empty() && self.close == CloseStage::None && payload.len() <= self.frame_size {
-            if self.backlog.is_empty() && self.control.is_empty() && self.wire_len < FILL_TARGET {
-                // Nothing waits before it and it fits one frame: frame it now.
+        match self.route(payload.len()) {
+            Route::Now => {
                 self.encode_data(opcode, rsv, fin, payload);
                 if fin {
                     self.message_ends.push_back(self.encoded_total);
                 }
-                return;
             }
-            if payload.len() <= INLINE_MAX {
-                // Framed now, behind the other small messages, and moved to the wire later.
-                let before = self.backlog.len();
-                let mask = self.mask_key();
-                write_frame(&mut self.backlog, FrameHeader { fin, rsv, opcode, mask, payload_len: 0 }, &payload);
-                let len = (self.backlog.len() - before) as u32;
-                self.backlog_frames.push_back(if fin { len | BACKLOG_FIN } else { len });
-                return;
+            Route::Backlog => self.push_backlog(opcode, rsv, fin, &payload),
+            Route::Queue => {
+                self.data_len += payload.len();
+                self.data.push_back(OutData { opcode, payload, fin, started: false, compressed, prepared: None });
+                self.fill();
             }
         }
-        self.data_len += payload.len();
-        self.data.push_back(OutData { opcode, payload, fin, started: false, compressed, prepared: None });
-        self.fill();
+    }
+
+    /// A whole uncompressed message from a borrowed payload: copied next to its header when it
+    /// can be framed now or goes to the backlog, else framed now into buffers of its own (masked
+    /// while copied, for a client) that wait in `data` like a prepared message.
+    pub(crate) fn push_copied(&mut self, opcode: OpCode, payload: &[u8]) {
+        match self.route(payload.len()) {
+            Route::Now => {
+                self.encode_copied(opcode, Rsv::NONE, true, payload);
+                self.message_ends.push_back(self.encoded_total);
+            }
+            Route::Backlog => self.push_backlog(opcode, Rsv::NONE, true, payload),
+            Route::Queue => {
+                let count = payload.len().div_ceil(self.frame_size).max(1);
+                let mut frames = VecDeque::with_capacity(count);
+                for i in 0..count {
+                    let start = i * self.frame_size;
+                    let piece = &payload[start..payload.len().min(start + self.frame_size)];
+                    let op = if i == 0 { opcode } else { OpCode::Continuation };
+                    frames.push_back(self.frame_alone(op, i + 1 == count, piece));
+                }
+                self.push_framed(frames);
+            }
+        }
+    }
+
+    /// A data frame in a buffer of its own, for the queue.
+    fn frame_alone(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Bytes {
+        let mask = self.mask_key();
+        let header = FrameHeader { fin, rsv: Rsv::NONE, opcode, mask, payload_len: payload.len() as u64 };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        // The payload starts on a cache line: wide stores into it then never straddle two. The
+        // header sits just before it, after up to a line of padding skipped below.
+        let mut frame = Vec::with_capacity(CACHE_LINE + n + payload.len());
+        let start = (frame.as_ptr() as usize + n).next_multiple_of(CACHE_LINE) - frame.as_ptr() as usize - n;
+        frame.resize(start, 0);
+        frame.extend_from_slice(&head[..n]);
+        match mask {
+            Some(key) => extend_masked(&mut frame, payload, key, 0),
+            None => frame.extend_from_slice(payload),
+        }
+        let mut frame = Bytes::from(frame);
+        frame.advance(start);
+        frame
+    }
+
+    /// Frames a small piece behind the other small messages; it moves to the wire later.
+    fn push_backlog(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, payload: &[u8]) {
+        let before = self.backlog.len();
+        let mask = self.mask_key();
+        write_frame(&mut self.backlog, FrameHeader { fin, rsv, opcode, mask, payload_len: 0 }, payload);
+        let len = (self.backlog.len() - before) as u32;
+        self.backlog_frames.push_back(if fin { len | BACKLOG_FIN } else { len });
     }
 
     /// Queues a message whose frames were encoded in advance (unmasked, so server role only).
     pub(crate) fn push_prepared(&mut self, frames: &[Bytes]) {
         debug_assert_eq!(self.role, Role::Server);
+        self.push_framed(frames.iter().cloned().collect());
+    }
+
+    /// Queues a whole message's frames, encoded already.
+    fn push_framed(&mut self, frames: VecDeque<Bytes>) {
         self.data_len += frames.iter().map(Bytes::len).sum::<usize>();
-        let prepared = Some(frames.iter().cloned().collect());
+        let prepared = Some(frames);
         self.data.push_back(OutData {
             opcode: OpCode::Binary,
             payload: Bytes::new(),
@@ -411,24 +489,35 @@ impl Sender {
         self.frames_sent += 1;
     }
 
-    /// A data frame. A large payload becomes a segment of its own: the caller's buffer itself when
-    /// unmasked (no copy), else a masked copy of exactly its size.
+    /// A data frame. A large unmasked payload becomes a segment of its own: the caller's buffer
+    /// itself, without a copy.
     fn encode_data(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, payload: Bytes) {
-        if payload.len() <= INLINE_MAX {
-            self.encode(opcode, rsv, fin, &payload);
+        if payload.len() <= INLINE_MAX || self.role == Role::Client {
+            self.encode_copied(opcode, rsv, fin, &payload);
+            return;
+        }
+        self.header(opcode, rsv, fin, payload.len());
+        self.seal_staging();
+        self.wire_len += payload.len();
+        self.wire.push_back(payload);
+    }
+
+    /// A data frame whose payload is copied: next to its header, or for a large masked payload
+    /// into a segment of exactly its size, masked on the way (one pass).
+    fn encode_copied(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, payload: &[u8]) {
+        if payload.len() <= INLINE_MAX || self.role == Role::Server {
+            self.encode(opcode, rsv, fin, payload);
             return;
         }
         let mask = self.header(opcode, rsv, fin, payload.len());
         self.seal_staging();
         self.wire_len += payload.len();
+        let mut seg = Vec::with_capacity(payload.len());
         match mask {
-            None => self.wire.push_back(payload),
-            Some(key) => {
-                let mut seg = Vec::with_capacity(payload.len());
-                extend_masked(&mut seg, &payload, key, 0);
-                self.wire.push_back(Bytes::from(seg));
-            }
+            Some(key) => extend_masked(&mut seg, payload, key, 0),
+            None => seg.extend_from_slice(payload),
         }
+        self.wire.push_back(Bytes::from(seg));
     }
 
     /// The bytes ready for the transport, in order.
@@ -573,6 +662,35 @@ mod tests {
                 (OpCode::Pong, true, 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_borrowed_payload_is_framed_as_an_owned_one() {
+        // Sizes around the inline limit, a frame-size split, and enough small messages to fill the
+        // wire and go through the backlog; a Pong in the middle. Without randomness a client's key
+        // is zero, so both ways must give the same bytes.
+        let mut sizes = alloc::vec![0, 16, INLINE_MAX, INLINE_MAX + 1, 70_000];
+        sizes.extend(core::iter::repeat_n(100, 2_000));
+        sizes.extend([300_000, 5_000, 16]);
+        for role in [Role::Server, Role::Client] {
+            let mut owned = Sender::new(role, None, 200_000, 4, 0);
+            let mut copied = Sender::new(role, None, 200_000, 4, 0);
+            for (i, &len) in sizes.iter().enumerate() {
+                let payload: Vec<u8> = (0..len).map(|k| (i + k) as u8).collect();
+                owned.push_data(OpCode::Binary, Bytes::from(payload.clone()), true, false);
+                copied.push_copied(OpCode::Binary, &payload);
+                if i == 10 {
+                    owned.push_pong(Bytes::from_static(b"p"));
+                    copied.push_pong(Bytes::from_static(b"p"));
+                }
+            }
+            assert!(!copied.backlog_frames.is_empty(), "the backlog is exercised");
+            let wire = drain(&mut copied);
+            assert_eq!(wire, drain(&mut owned));
+            let got = frames(&wire, role);
+            assert_eq!(got.iter().filter(|f| f.1 && f.0 != OpCode::Pong).count(), sizes.len());
+            assert_eq!(copied.messages_sent, sizes.len() as u64);
+        }
     }
 
     #[test]
