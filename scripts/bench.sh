@@ -7,6 +7,7 @@
 #   scripts/bench.sh loopback        # loopback echo servers and idle-connection memory
 #   scripts/bench.sh idle            # idle-connection memory only
 #   scripts/bench.sh all             # codec, deflate and loopback
+#   scripts/bench.sh instructions    # small-message workloads: instructions per message (callgrind)
 #   BENCH_CPU= scripts/bench.sh      # codec benchmarks not pinned
 #   BENCH_ARGS='decode_text16' scripts/bench.sh   # a filter, passed to divan
 #
@@ -135,8 +136,69 @@ idle() {
         "$(((after - before) * 1024 / n)) bytes per connection"
 }
 
+# Instructions per message for the small-message workloads, counted by callgrind: unlike time on
+# a shared machine, these counts repeat exactly from run to run. Each implementation runs the
+# workload twice, for 2 and for 12 measured iterations of 10,000 messages; the difference
+# leaves out the setup (generating and verifying the workload) and divides by 100,000 messages.
+# Large-payload workloads are left out: valgrind counts a `rep movsb` copy once per byte, so
+# their counts say little about time.
+instructions() {
+    if ! command -v valgrind > /dev/null; then
+        if [[ "$(id -u)" != 0 ]] || ! command -v apt-get > /dev/null; then
+            echo "instructions: valgrind is needed (Debian: apt-get install valgrind)" >&2
+            exit 2
+        fi
+        echo "== installing Debian's valgrind" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends valgrind > /dev/null ||
+            { apt-get update -q > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends valgrind > /dev/null; }
+    fi
+    cargo bench --manifest-path "$manifest" --bench codec --no-run
+    local bin
+    bin="$(cargo bench --manifest-path "$manifest" --bench codec --no-run --message-format=json 2> /dev/null |
+        python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "codec":
+        print(m["executable"])')"
+    local out
+    out="$(mktemp -d)"
+    # Total instructions of one run of benchmark $1 with $2 samples of one iteration each.
+    count() {
+        valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" --bench "$1" \
+            --sample-count "$2" --sample-size 1 > /dev/null 2> "$out/log"
+        sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$out/log"
+    }
+    echo
+    echo "Instructions per message (callgrind; ratio: peer / sansio-ws, higher is better for sansio-ws)"
+    echo "| workload | sansio-ws | tungstenite | fastwebsockets | tung/ours | fast/ours |"
+    echo "|---|---|---|---|---|---|"
+    local group impl label
+    for group in decode_text16 encode_server_text16; do
+        local -A ir=()
+        for impl in sansio_ws sansio_ws_owned tungstenite fastwebsockets; do
+            [[ $group == decode_* && $impl == sansio_ws_owned ]] && continue
+            local a b
+            a="$(count "$group::$impl\$" 2)"
+            b="$(count "$group::$impl\$" 12)"
+            ir[$impl]=$(((b - a) / 100000))
+        done
+        for impl in sansio_ws sansio_ws_owned; do
+            [[ -z "${ir[$impl]:-}" ]] && continue
+            label="$group"
+            [[ $impl == sansio_ws_owned ]] && label="$group (sansio-ws from owned \`Bytes\`)"
+            python3 -c 'import sys
+o, t, f = map(int, sys.argv[2:])
+print(f"| {sys.argv[1]} | {o} | {t} | {f} | {t / o:.2f}× | {f / o:.2f}× |")' \
+                "$label" "${ir[$impl]}" "${ir[tungstenite]}" "${ir[fastwebsockets]}"
+        done
+        unset ir
+    done
+    rm -rf "$out"
+}
+
 case "$what" in
     codec) codec ;;
+    instructions) instructions ;;
     deflate) deflate ;;
     loopback) loopback ;;
     idle) idle ;;
@@ -146,7 +208,7 @@ case "$what" in
         loopback
         ;;
     *)
-        echo "usage: $0 [codec|deflate|loopback|all]" >&2
+        echo "usage: $0 [codec|deflate|loopback|idle|instructions|all]" >&2
         exit 2
         ;;
 esac
