@@ -222,6 +222,29 @@ impl FrameHeader {
     /// can be judged from the bytes present is judged at once, so an invalid header fails as early
     /// as possible.
     pub fn decode(src: &[u8], rules: &DecodeRules) -> Result<Decoded, FrameError> {
+        // The commonest frame first, with every check it needs: a final Text or Binary frame
+        // without RSV bits and with a 7-bit length, masked as the role requires. Anything else
+        // (and an incomplete key) takes the general path below.
+        if let [b0 @ (0x81 | 0x82), b1, rest @ ..] = src {
+            let payload_len = u64::from(b1 & 0x7F);
+            let masked = b1 & 0x80 != 0;
+            if payload_len < 126 && payload_len <= rules.max_frame_size && masked == (rules.role == Role::Server) {
+                let opcode = if *b0 == 0x81 { OpCode::Text } else { OpCode::Binary };
+                let header = |mask| FrameHeader { fin: true, rsv: Rsv::NONE, opcode, mask, payload_len };
+                match rest {
+                    _ if !masked => return Ok(Decoded::Complete { header: header(None), len: 2 }),
+                    [k0, k1, k2, k3, ..] => {
+                        return Ok(Decoded::Complete { header: header(Some([*k0, *k1, *k2, *k3])), len: 6 });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Self::decode_general(src, rules)
+    }
+
+    /// [`decode`](Self::decode) for every frame, without the shortcut for the commonest one.
+    fn decode_general(src: &[u8], rules: &DecodeRules) -> Result<Decoded, FrameError> {
         let Some(&b0) = src.first() else {
             return Ok(Decoded::Incomplete { needed: 2 });
         };
@@ -344,6 +367,30 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn the_shortcut_decodes_as_the_general_path() {
+        // Every second byte and key prefix after a final Text or Binary first byte, both roles,
+        // frame limits around the 7-bit lengths.
+        for role in [Role::Server, Role::Client] {
+            for max_frame_size in [0, 10, 125, 126, DecodeRules::DEFAULT_MAX_FRAME_SIZE] {
+                let rules = DecodeRules { max_frame_size, ..DecodeRules::new(role) };
+                for b0 in [0x81u8, 0x82] {
+                    for b1 in 0..=255u8 {
+                        let frame = [b0, b1, 1, 2, 3, 4, 5];
+                        for end in 0..=frame.len() {
+                            let src = &frame[..end];
+                            assert_eq!(
+                                FrameHeader::decode(src, &rules),
+                                FrameHeader::decode_general(src, &rules),
+                                "{role:?} max {max_frame_size} {src:02x?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     fn server() -> DecodeRules {
         DecodeRules::new(Role::Server)
