@@ -406,18 +406,21 @@ impl Receiver {
             return Ok(None);
         }
         self.frames_received += 1;
-        self.buf.advance(len);
-        let mut payload = self.buf.split_to(header.payload_len as usize);
+        // The whole frame is split off and its header skipped in the frozen handle: cheaper than
+        // advancing the receive buffer first.
+        let mut frame = self.buf.split_to(len + header.payload_len as usize);
+        let payload = &mut frame[len..];
         if let Some(key) = header.mask {
-            apply_mask(&mut payload, key, 0);
+            apply_mask(payload, key, 0);
         }
-        if kind == MessageKind::Text && !crate::utf8::is_valid(&payload) {
+        if kind == MessageKind::Text && !crate::utf8::is_valid(payload) {
             // Invalid: the validator says where.
             self.utf8.reset();
-            self.utf8.feed(&payload)?;
+            self.utf8.feed(payload)?;
             self.utf8.finish()?;
         }
-        let payload = payload.freeze();
+        let mut payload = frame.freeze();
+        payload.advance(len);
         Ok(Some(validated_message(kind, payload)))
     }
 
