@@ -35,6 +35,10 @@ pub enum Op {
     Drain,
     Text(String),
     Binary(Vec<u8>),
+    /// `send_text_copy`: a borrowed payload.
+    TextCopy(String),
+    /// `send_binary_copy`.
+    BinaryCopy(Vec<u8>),
     Fragment {
         text: bool,
         data: Vec<u8>,
@@ -100,6 +104,8 @@ pub fn run(role: Role, cfg: &FuzzConfig, deflate: Option<&FuzzDeflate>, ops: &[O
             Op::Drain => while conn.poll_transmit(now, &mut wire) > 0 {},
             Op::Text(s) => drop(conn.send_text(s.as_str())),
             Op::Binary(b) => drop(conn.send_binary(b.clone())),
+            Op::TextCopy(s) => drop(conn.send_text_copy(s)),
+            Op::BinaryCopy(b) => drop(conn.send_binary_copy(b)),
             Op::Fragment { text, data, last } => {
                 let kind = if *text { MessageKind::Text } else { MessageKind::Binary };
                 drop(conn.send_fragment(kind, data.clone().into(), *last));
