@@ -56,7 +56,8 @@ struct OutData {
     started: bool,
     /// RSV1 on the first frame: the payload is compressed (permessage-deflate).
     compressed: bool,
-    /// Frames encoded in advance (a prepared broadcast): sent as they are, `payload` is unused.
+    /// Frames encoded in advance (a prepared broadcast, or a borrowed payload that could not be
+    /// framed at once): sent as they are, `payload` is unused.
     prepared: Option<VecDeque<Bytes>>,
 }
 
