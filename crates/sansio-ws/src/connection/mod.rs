@@ -482,6 +482,7 @@ impl Connection {
 
     /// Compresses and queues a whole message if permessage-deflate is on and the message reaches
     /// the threshold; whether it did.
+    #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
     fn queue_compressed(&mut self, opcode: OpCode, payload: &[u8]) -> bool {
         #[cfg(feature = "deflate")]
         if let Some(deflater) = self.deflater.as_mut().filter(|_| payload.len() >= self.deflate_threshold) {
@@ -489,7 +490,6 @@ impl Connection {
             self.send.push_data(opcode, Bytes::from(compressed), true, true);
             return true;
         }
-        let _ = (opcode, payload);
         false
     }
 

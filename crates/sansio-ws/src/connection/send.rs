@@ -253,10 +253,7 @@ impl Sender {
         let start = (frame.as_ptr() as usize + n).next_multiple_of(CACHE_LINE) - frame.as_ptr() as usize - n;
         frame.resize(start, 0);
         frame.extend_from_slice(&head[..n]);
-        match mask {
-            Some(key) => extend_masked(&mut frame, payload, key, 0),
-            None => frame.extend_from_slice(payload),
-        }
+        extend_payload(&mut frame, payload, mask);
         let mut frame = Bytes::from(frame);
         frame.advance(start);
         frame
@@ -514,10 +511,7 @@ impl Sender {
         self.seal_staging();
         self.wire_len += payload.len();
         let mut seg = Vec::with_capacity(payload.len());
-        match mask {
-            Some(key) => extend_masked(&mut seg, payload, key, 0),
-            None => seg.extend_from_slice(payload),
-        }
+        extend_payload(&mut seg, payload, mask);
         self.wire.push_back(Bytes::from(seg));
     }
 
@@ -573,6 +567,14 @@ impl Sender {
             progress.writable = true;
         }
         progress
+    }
+}
+
+/// Appends `payload` to `dst`, masked with `mask` if there is one (one pass either way).
+fn extend_payload(dst: &mut Vec<u8>, payload: &[u8], mask: Option<[u8; 4]>) {
+    match mask {
+        Some(key) => extend_masked(dst, payload, key, 0),
+        None => dst.extend_from_slice(payload),
     }
 }
 
