@@ -10,7 +10,6 @@ use sansio_ws::Instant;
 use sansio_ws::connection::{CloseCause, Config, Connection, Event, Message};
 use sansio_ws::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, Rsv, apply_mask};
 use sansio_ws::handshake::{ClientConfig, ClientHandshake};
-use sansio_ws::rand::OsRandom;
 use support::harness::{Driver, SERVER_PING, exchange, serve_once};
 use support::script::Finish;
 
@@ -44,13 +43,15 @@ fn blocking_server_refuses_a_plain_http_request() {
 }
 
 /// Bytes that follow a handshake head belong to the connection, on both sides. A raw client sends
-/// a frame glued to its request (the server must take it from `take_trailing`); the server writes
-/// its first frame (a Ping) in the same write as its `101`, and the client side reads both.
+/// a frame glued to its request (the server's `Upgraded` carries it into the connection); the
+/// server writes its first frame (a Ping) in the same write as its `101`, and the client side
+/// reads both.
 #[test]
 fn frames_glued_to_either_handshake_reach_the_connection() {
     let (addr, server) = serve_once(Driver::Blocking, Config::default());
     let url = format!("ws://{addr}/");
-    let mut handshake = ClientHandshake::new(&url, ClientConfig::default(), &mut OsRandom::new()).unwrap();
+    let now = Instant::ZERO;
+    let mut handshake = ClientHandshake::new(&url, ClientConfig::default(), now).unwrap();
     let mut out = Vec::new();
     handshake.write_request(&mut out);
     // A masked text frame "early", right behind the request in the same write.
@@ -67,18 +68,23 @@ fn frames_glued_to_either_handshake_reach_the_connection() {
     stream.write_all(&out).unwrap();
 
     let mut buf = [0; 4096];
-    let mut conn = Connection::client(Config::default());
-    let now = Instant::ZERO;
+    let mut conn: Option<Connection> = None;
     let mut events = Vec::new();
     while events.len() < 2 {
         let n = stream.read(&mut buf).unwrap();
         assert!(n > 0, "the server closed early");
-        if handshake.is_done() {
-            conn.handle_input(now, &buf[..n]);
-        } else if handshake.handle_input(&buf[..n]).unwrap().is_some() {
-            conn.handle_input(now, &handshake.take_trailing());
+        match conn.as_mut() {
+            Some(conn) => conn.handle_input(now, &buf[..n]),
+            None => {
+                if let Some(upgraded) = handshake.handle_input(&buf[..n]).unwrap() {
+                    assert!(!upgraded.trailing().is_empty(), "the Ping came in the same read as the 101");
+                    conn = Some(upgraded.into_connection(Config::default(), now));
+                }
+            }
         }
-        events.extend(std::iter::from_fn(|| conn.poll_event()));
+        if let Some(conn) = conn.as_mut() {
+            events.extend(std::iter::from_fn(|| conn.poll_event()));
+        }
     }
     assert_eq!(events, [Event::Ping(Bytes::from_static(SERVER_PING)), Event::Message(Message::from("early"))]);
 

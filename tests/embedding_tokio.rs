@@ -18,7 +18,7 @@ fn tokio_client_and_server_exchange_then_client_closes() {
 /// `send_fragment`, so the 8 MiB messages go back before they have fully arrived.
 #[test]
 fn tokio_pipelined_streaming_echo_then_server_closes() {
-    let streaming = Config { receive_mode: ReceiveMode::Streaming, ..Config::default() };
+    let streaming = Config::default().with_receive_mode(ReceiveMode::Streaming);
     exchange(Driver::Tokio, Driver::Tokio, Finish::ServerCloses, true, streaming);
 }
 

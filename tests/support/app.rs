@@ -9,9 +9,7 @@ use sansio_ws::Instant;
 use sansio_ws::connection::{Closed, Connection, Event, Fragment, Message, MessageKind};
 use sansio_ws::error::SendErrorKind;
 use sansio_ws::frame::CloseCode;
-
-/// How long a peer has to complete the opening handshake.
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use sansio_ws::time::Epoch;
 
 /// How long a driver keeps reading after it shut down its sending side, so that unread input does
 /// not turn the close into a reset (which can destroy the peer's copy of our last frames).
@@ -26,28 +24,27 @@ pub(crate) const MAX_SLICES: usize = 64;
 /// The text that asks the echo server to start the close handshake itself.
 pub(crate) const CLOSE_REQUEST: &str = "please close";
 
-/// The driver's clock: a `std::time::Instant` epoch, and conversions to and from the core's
-/// [`Instant`] (nanoseconds since that epoch). Only differences matter, so each connection may
-/// have its own epoch.
+/// The driver's clock: the system's monotonic clock read on the core's scale through an
+/// [`Epoch`]. Only differences matter, so each connection may have its own epoch.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clock {
-    epoch: std::time::Instant,
+    epoch: Epoch,
 }
 
 impl Clock {
     /// A clock whose epoch is now.
     pub(crate) fn new() -> Self {
-        Clock { epoch: std::time::Instant::now() }
+        Clock { epoch: Epoch::new(std::time::Instant::now()) }
     }
 
     /// The current time on the core's scale.
     pub(crate) fn now(self) -> Instant {
-        Instant::from_nanos(u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX))
+        self.epoch.instant(std::time::Instant::now())
     }
 
     /// A core deadline as a `std::time::Instant` (for `sleep_until` and friends).
     pub(crate) fn to_std(self, t: Instant) -> std::time::Instant {
-        self.epoch + Duration::from_nanos(t.as_nanos())
+        self.epoch.to_std(t)
     }
 }
 
@@ -66,14 +63,13 @@ pub(crate) trait Handler {
 
 /// A connection that completed its opening handshake, with the transport it runs on.
 #[derive(Debug)]
-pub(crate) struct Upgraded<S> {
+pub(crate) struct Established<S> {
     /// The transport.
     pub(crate) stream: S,
-    /// The connection, already fed with the bytes that followed the handshake.
+    /// The connection from the handshake's [`Upgraded`](sansio_ws::handshake::Upgraded): the
+    /// server's `101` queued as its first output (it goes out with the first frames, one write),
+    /// the bytes that followed the handshake already fed in.
     pub(crate) conn: Connection,
-    /// Bytes already produced that must be written before the connection's own (the server's
-    /// `101 Switching Protocols`): writing them together with the first frames saves a write.
-    pub(crate) taken: Vec<u8>,
 }
 
 /// An error for a handshake that failed (refused, malformed, or not finished in time).
@@ -81,8 +77,8 @@ pub(crate) fn handshake_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("opening handshake failed: {e}"))
 }
 
-/// The drain every driver runs after each input or command: write what the connection has (after
-/// `taken`), hand every event to the handler, and repeat while the handler queues more. Returns the
+/// The drain every driver runs after each input or command: write what the connection has, hand
+/// every event to the handler, and repeat while the handler queues more. Returns the
 /// final event once it comes; otherwise returns when there is nothing left to do or the transport
 /// cannot take more bytes now.
 ///
@@ -93,14 +89,13 @@ pub(crate) fn drain<H: Handler>(
     conn: &mut Connection,
     handler: &mut H,
     clock: Clock,
-    taken: &mut Vec<u8>,
     transport_failed: &mut bool,
     mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
 ) -> Option<Closed> {
     loop {
         let mut stalled = true;
         if !*transport_failed {
-            match write_out(conn, clock, taken, &mut write) {
+            match write_out(conn, clock, &mut write) {
                 Ok(s) => stalled = s,
                 Err(_) => {
                     // A reset or broken pipe: for the core, the stream is over.
@@ -125,47 +120,29 @@ pub(crate) fn drain<H: Handler>(
     }
 }
 
-/// Writes `taken`, then the connection's output, with vectored writes until everything is out or
-/// the transport is full. Returns whether it is full ("stalled").
+/// Writes the connection's output with vectored writes until everything is out or the transport
+/// is full. Returns whether it is full ("stalled").
 fn write_out(
     conn: &mut Connection,
     clock: Clock,
-    taken: &mut Vec<u8>,
     write: &mut impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
 ) -> io::Result<bool> {
-    while !taken.is_empty() || conn.wants_write() {
+    while conn.wants_write() {
         let result = {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let mut n = 0;
-            if !taken.is_empty() {
-                slices[0] = IoSlice::new(taken);
-                n = 1;
-            }
-            n += conn.transmit_io_slices(&mut slices[n..]);
+            let n = conn.transmit_io_slices(&mut slices);
             write(&slices[..n])
         };
         match result {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                // A partial write is normal: consume what went out, in order.
-                let from_taken = n.min(taken.len());
-                taken.drain(..from_taken);
-                conn.advance_transmit(clock.now(), n - from_taken);
-            }
+            // A partial write is normal: consume what went out, in order.
+            Ok(n) => conn.advance_transmit(clock.now(), n),
             Err(e) if is_would_block(&e) => return Ok(true),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
     Ok(false)
-}
-
-/// A connection established at `now`, fed the bytes that followed the handshake head (frames the
-/// peer sent without waiting), before anything read afterwards.
-pub(crate) fn established(mut conn: Connection, now: Instant, trailing: &[u8]) -> Connection {
-    conn.set_start(now);
-    conn.handle_input(now, trailing);
-    conn
 }
 
 /// What one read into [`Connection::input_buffer`] came to.
@@ -250,10 +227,11 @@ impl Echo {
     fn flush(&mut self, conn: &mut Connection) {
         while let Some(out) = self.backlog.pop_front() {
             let refused = match out {
-                Outgoing::Whole(m) => conn.send(m).err().map(|e| (e.kind, Outgoing::Whole(e.payload))),
-                Outgoing::Piece(kind, data, last) => {
-                    conn.send_fragment(kind, data, last).err().map(|e| (e.kind, Outgoing::Piece(kind, e.payload, last)))
-                }
+                Outgoing::Whole(m) => conn.send(m).err().map(|e| (e.kind(), Outgoing::Whole(e.into_payload()))),
+                Outgoing::Piece(kind, data, last) => conn
+                    .send_fragment(kind, data, last)
+                    .err()
+                    .map(|e| (e.kind(), Outgoing::Piece(kind, e.into_payload(), last))),
             };
             match refused {
                 None => {}
@@ -261,8 +239,8 @@ impl Echo {
                     self.backlog.push_front(out);
                     return;
                 }
-                // Closing: nothing more can be sent.
-                Some((SendErrorKind::Usage(_), _)) => {
+                // Closing (or any other refusal): nothing more can be sent.
+                Some((_, _)) => {
                     self.backlog.clear();
                     return;
                 }
@@ -292,7 +270,7 @@ impl Handler for Echo {
                 self.bytes += message.len() as u64;
                 self.backlog.push_back(Outgoing::Whole(message));
             }
-            Event::Fragment(Fragment { kind, data, first, last }) => {
+            Event::Fragment(Fragment { kind, data, first, last, .. }) => {
                 if first && last && kind == MessageKind::Text && data == CLOSE_REQUEST.as_bytes() {
                     self.messages += 1;
                     let _ = conn.close(now, CloseCode::NORMAL, "as requested");
@@ -305,8 +283,9 @@ impl Handler for Echo {
             Event::Ping(_) => self.pings += 1,
             Event::Pong(payload) => self.pongs.push(payload),
             Event::CloseReceived { code, .. } => self.close_received = Some(code),
-            // The final event never reaches a handler; `Writable` is handled below.
-            Event::Writable | Event::Closed(_) => {}
+            // The final event never reaches a handler; `Writable` is handled below; events added
+            // later are not the echo's business.
+            _ => {}
         }
         self.flush(conn);
     }
@@ -333,11 +312,11 @@ impl Handler for DemoClient {
     fn on_open(&mut self, conn: &mut Connection, _now: Instant) {
         // Fresh connections have room: these small sends are not refused.
         let sent = [
-            conn.send_text("Hello, WebSocket").map_err(|e| e.kind),
-            conn.send_binary(Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef])).map_err(|e| e.kind),
-            conn.send_fragment(MessageKind::Text, Bytes::from_static(b"sent in "), false).map_err(|e| e.kind),
-            conn.send_fragment(MessageKind::Text, Bytes::from_static(b"two pieces"), true).map_err(|e| e.kind),
-            conn.ping(Bytes::from_static(b"are you there?")).map_err(|e| e.kind),
+            conn.send_text("Hello, WebSocket").map_err(|e| e.kind()),
+            conn.send_binary(Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef])).map_err(|e| e.kind()),
+            conn.send_fragment(MessageKind::Text, Bytes::from_static(b"sent in "), false).map_err(|e| e.kind()),
+            conn.send_fragment(MessageKind::Text, Bytes::from_static(b"two pieces"), true).map_err(|e| e.kind()),
+            conn.ping(Bytes::from_static(b"are you there?")).map_err(|e| e.kind()),
         ];
         for result in sent {
             if let Err(e) = result {

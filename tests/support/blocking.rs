@@ -12,13 +12,11 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use sansio_ws::connection::{Closed, Config, Connection};
+use sansio_ws::connection::{Closed, Config};
 use sansio_ws::handshake::{Accept, ClientConfig, ClientHandshake, ServerConfig, ServerHandshake};
-use sansio_ws::rand::OsRandom;
 
 use super::app::{
-    Clock, HANDSHAKE_TIMEOUT, Handler, LINGER, READ_CHUNK, ReadResult, Upgraded, drain, established, handshake_error,
-    is_would_block, report_read,
+    Clock, Established, Handler, LINGER, READ_CHUNK, ReadResult, drain, handshake_error, is_would_block, report_read,
 };
 
 /// How long one write may wait for the peer to make room before the thread reads instead.
@@ -47,21 +45,26 @@ where
     }
 }
 
-/// The server's opening handshake on an accepted stream. The `101` answer is not written yet: it
-/// goes out with the first frames, in [`run`]. A refused request is answered (400, 403, …) and
-/// reported as an error.
+/// The server's opening handshake on an accepted stream. The `101` answer is not written yet: the
+/// connection holds it, and it goes out with the first frames, in [`run`]. A refused request is
+/// answered (400, 403, 408 when it does not arrive in time…) and reported as an error.
 pub(crate) fn accept(
     mut stream: TcpStream,
     handshake: ServerConfig,
     config: Config,
     clock: Clock,
-) -> io::Result<Upgraded<TcpStream>> {
-    let give_up = clock.now() + HANDSHAKE_TIMEOUT;
-    let mut handshake = ServerHandshake::new(handshake);
+) -> io::Result<Established<TcpStream>> {
+    let mut handshake = ServerHandshake::new(handshake, clock.now());
     let mut buf = vec![0; 4096];
     let request = loop {
-        let n = read_before(&mut stream, &mut buf, clock, give_up)?;
-        match handshake.handle_input(&buf[..n]) {
+        // The core bounds the handshake: read until its deadline, then let it say what it thinks.
+        let give_up = handshake.poll_timeout().unwrap_or(sansio_ws::Instant::MAX);
+        let input = match read_before(&mut stream, &mut buf, clock, give_up) {
+            Ok(n) => handshake.handle_input(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => handshake.handle_timeout(clock.now()).map(|()| None),
+            Err(e) => return Err(e),
+        };
+        match input {
             Ok(Some(request)) => break request,
             Ok(None) => {}
             Err(e) => {
@@ -76,11 +79,10 @@ pub(crate) fn accept(
             }
         }
     };
-    let mut taken = Vec::new();
-    request.accept(&Accept::new(), &mut taken).map_err(handshake_error)?;
-    // Frames the client sent right behind its request belong to the connection, before any read.
-    let conn = established(Connection::server(config), clock.now(), &handshake.take_trailing());
-    Ok(Upgraded { stream, conn, taken })
+    // The connection gets the `101`, permessage-deflate as agreed, and the frames the client sent
+    // right behind its request, before any read.
+    let upgraded = handshake.accept(&request, Accept::new()).map_err(handshake_error)?;
+    Ok(Established { stream, conn: upgraded.into_connection(config, clock.now()) })
 }
 
 /// Connects to `url` (`ws://host:port/path`) and runs the client's opening handshake.
@@ -89,32 +91,40 @@ pub(crate) fn connect(
     handshake: ClientConfig,
     config: Config,
     clock: Clock,
-) -> io::Result<Upgraded<TcpStream>> {
-    let mut handshake = ClientHandshake::new(url, handshake, &mut OsRandom::new()).map_err(handshake_error)?;
+) -> io::Result<Established<TcpStream>> {
+    let mut handshake = ClientHandshake::new(url, handshake, clock.now()).map_err(handshake_error)?;
     let target = handshake.target();
     let mut stream = TcpStream::connect((target.host(), target.port()))?;
-    let give_up = clock.now() + HANDSHAKE_TIMEOUT;
     let mut request = Vec::new();
     handshake.write_request(&mut request);
-    stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    let give_up = handshake.poll_timeout().unwrap_or(sansio_ws::Instant::MAX);
+    stream.set_write_timeout(Some((give_up - clock.now()).max(Duration::from_millis(1))))?;
     stream.write_all(&request)?;
     let mut buf = vec![0; 4096];
-    loop {
-        let n = read_before(&mut stream, &mut buf, clock, give_up)?;
-        if handshake.handle_input(&buf[..n]).map_err(handshake_error)?.is_some() {
-            break;
+    let upgraded = loop {
+        let give_up = handshake.poll_timeout().unwrap_or(sansio_ws::Instant::MAX);
+        let input = match read_before(&mut stream, &mut buf, clock, give_up) {
+            Ok(n) => handshake.handle_input(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => handshake.handle_timeout(clock.now()).map(|()| None),
+            Err(e) => return Err(e),
+        };
+        if let Some(upgraded) = input.map_err(handshake_error)? {
+            break upgraded;
         }
-    }
+    };
     // Frames the server sent right behind its `101` come before anything read from now on.
-    let conn = established(Connection::client(config), clock.now(), &handshake.take_trailing());
-    Ok(Upgraded { stream, conn, taken: Vec::new() })
+    Ok(Established { stream, conn: upgraded.into_connection(config, clock.now()) })
 }
 
 /// Runs an established connection until its final event, which it returns, then closes the
 /// transport. I/O errors end the connection (the core hears them as end of stream); the result is
 /// an error only when the socket cannot be set up.
-pub(crate) fn run<H: Handler>(upgraded: Upgraded<TcpStream>, clock: Clock, handler: &mut H) -> io::Result<Closed> {
-    let Upgraded { mut stream, mut conn, mut taken } = upgraded;
+pub(crate) fn run<H: Handler>(
+    established: Established<TcpStream>,
+    clock: Clock,
+    handler: &mut H,
+) -> io::Result<Closed> {
+    let Established { mut stream, mut conn } = established;
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(WRITE_STALL))?;
     let mut transport_failed = false;
@@ -123,11 +133,7 @@ pub(crate) fn run<H: Handler>(upgraded: Upgraded<TcpStream>, clock: Clock, handl
     loop {
         // After every input or command: write, handle events, then re-read the deadline.
         let write = |slices: &[IoSlice<'_>]| stream.write_vectored(slices);
-        if let Some(closed) = drain(&mut conn, handler, clock, &mut taken, &mut transport_failed, write) {
-            if !transport_failed && !taken.is_empty() {
-                // Bytes taken before the end (the `101`, if the connection ended at once) still go out.
-                let _ = stream.set_write_timeout(Some(LINGER)).and_then(|()| stream.write_all(&taken));
-            }
+        if let Some(closed) = drain(&mut conn, handler, clock, &mut transport_failed, write) {
             linger(stream, clock);
             return Ok(closed);
         }
@@ -143,7 +149,7 @@ pub(crate) fn run<H: Handler>(upgraded: Upgraded<TcpStream>, clock: Clock, handl
             continue;
         }
         let mut wait = deadline.map(|d| d - now);
-        if !taken.is_empty() || conn.wants_write() {
+        if conn.wants_write() {
             // Output is stalled: read for a moment only, then try writing again.
             wait = Some(wait.map_or(WRITE_STALL, |w| w.min(WRITE_STALL)));
         }

@@ -175,9 +175,10 @@ impl Script {
     }
 
     fn refused<T>(&mut self, e: SendError<T>) -> bool {
-        match e.kind {
+        match e.kind() {
             SendErrorKind::Backpressure => self.refusals += 1,
             SendErrorKind::Usage(u) => self.problems.push(format!("step {} refused: {u}", self.next)),
+            other => self.problems.push(format!("step {} refused: {other:?}", self.next)),
         }
         false
     }
@@ -220,7 +221,7 @@ impl Handler for Script {
             },
             Event::Ping(_) => self.pings += 1,
             Event::Fragment(f) => self.problems.push(format!("unexpected fragment of {} bytes", f.data.len())),
-            Event::CloseReceived { .. } | Event::Writable | Event::Closed(_) => {}
+            _ => {}
         }
         self.pump(conn, now);
     }

@@ -6,16 +6,13 @@
 use std::io::{self, IoSlice};
 use std::time::Duration;
 
-use sansio_ws::connection::{Closed, Config, Connection};
+use sansio_ws::Instant;
+use sansio_ws::connection::{Closed, Config};
 use sansio_ws::handshake::{Accept, ClientConfig, ClientHandshake, HandshakeError, ServerConfig, ServerHandshake};
-use sansio_ws::rand::OsRandom;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::app::{
-    Clock, HANDSHAKE_TIMEOUT, Handler, LINGER, READ_CHUNK, ReadResult, Upgraded, drain, established, handshake_error,
-    report_read,
-};
+use super::app::{Clock, Established, Handler, LINGER, READ_CHUNK, ReadResult, drain, handshake_error, report_read};
 
 /// Serves WebSocket connections from `listener` forever, one task each, running the handler
 /// `make_handler` builds. `report` hears how each connection ended. Call within a tokio runtime.
@@ -42,34 +39,38 @@ where
     }
 }
 
-/// The server's opening handshake on an accepted stream. The `101` answer is not written yet: it
-/// goes out with the first frames, in [`run`]. A refused request is answered (400, 403, …) and
-/// reported as an error.
+/// The server's opening handshake on an accepted stream. The `101` answer is not written yet: the
+/// connection holds it, and it goes out with the first frames, in [`run`]. A refused request is
+/// answered (400, 403, 408 when it does not arrive in time…) and reported as an error.
 pub(crate) async fn accept(
     mut stream: TcpStream,
     handshake: ServerConfig,
     config: Config,
     clock: Clock,
-) -> io::Result<Upgraded<TcpStream>> {
-    let mut handshake = ServerHandshake::new(handshake);
+) -> io::Result<Established<TcpStream>> {
+    let mut handshake = ServerHandshake::new(handshake, clock.now());
     let mut buf = vec![0; 4096];
     let reading = async {
         loop {
-            let n = stream.read(&mut buf).await.map_err(Refused::Io)?;
-            if n == 0 {
-                return Err(Refused::Io(io::ErrorKind::UnexpectedEof.into()));
-            }
-            match handshake.handle_input(&buf[..n]) {
+            // The core bounds the handshake: wait for bytes until its deadline.
+            let give_up = until(clock, handshake.poll_timeout());
+            let input = match tokio::time::timeout_at(give_up, stream.read(&mut buf)).await {
+                Ok(Ok(0)) => return Err(Refused::Io(io::ErrorKind::UnexpectedEof.into())),
+                Ok(Ok(n)) => handshake.handle_input(&buf[..n]),
+                Ok(Err(e)) => return Err(Refused::Io(e)),
+                Err(_) => handshake.handle_timeout(clock.now()).map(|()| None),
+            };
+            match input {
                 Ok(Some(request)) => return Ok(request),
                 Ok(None) => {}
                 Err(e) => return Err(Refused::Handshake(e)),
             }
         }
     };
-    let request = match tokio::time::timeout(HANDSHAKE_TIMEOUT, reading).await {
-        Ok(Ok(request)) => request,
-        Ok(Err(Refused::Io(e))) => return Err(e),
-        Ok(Err(Refused::Handshake(e))) => {
+    let request = match reading.await {
+        Ok(request) => request,
+        Err(Refused::Io(e)) => return Err(e),
+        Err(Refused::Handshake(e)) => {
             let mut answer = Vec::new();
             e.write_response(&mut answer);
             // The peer is told why if it listens; either way the connection ends here.
@@ -78,13 +79,17 @@ pub(crate) async fn accept(
             }
             return Err(handshake_error(e));
         }
-        Err(_) => return Err(handshake_error("no complete request in time")),
     };
-    let mut taken = Vec::new();
-    request.accept(&Accept::new(), &mut taken).map_err(handshake_error)?;
-    // Frames the client sent right behind its request belong to the connection, before any read.
-    let conn = established(Connection::server(config), clock.now(), &handshake.take_trailing());
-    Ok(Upgraded { stream, conn, taken })
+    // The connection gets the `101`, permessage-deflate as agreed, and the frames the client sent
+    // right behind its request, before any read.
+    let upgraded = handshake.accept(&request, Accept::new()).map_err(handshake_error)?;
+    Ok(Established { stream, conn: upgraded.into_connection(config, clock.now()) })
+}
+
+/// A core deadline as a tokio instant; none is an hour away (the handshakes always have one).
+fn until(clock: Clock, deadline: Option<Instant>) -> tokio::time::Instant {
+    let now = clock.now();
+    tokio::time::Instant::from_std(clock.to_std(deadline.unwrap_or(now + Duration::from_secs(3600))))
 }
 
 /// Why the server's handshake stopped reading.
@@ -99,39 +104,42 @@ pub(crate) async fn connect(
     handshake: ClientConfig,
     config: Config,
     clock: Clock,
-) -> io::Result<Upgraded<TcpStream>> {
-    let mut handshake = ClientHandshake::new(url, handshake, &mut OsRandom::new()).map_err(handshake_error)?;
+) -> io::Result<Established<TcpStream>> {
+    let mut handshake = ClientHandshake::new(url, handshake, clock.now()).map_err(handshake_error)?;
     let target = handshake.target();
-    let mut stream = TcpStream::connect((target.host(), target.port())).await?;
+    let give_up = until(clock, handshake.poll_timeout());
+    let connecting = TcpStream::connect((target.host(), target.port()));
+    let mut stream =
+        tokio::time::timeout_at(give_up, connecting).await.map_err(|_| handshake_error("connect timed out"))??;
     let mut request = Vec::new();
     handshake.write_request(&mut request);
+    tokio::time::timeout_at(give_up, stream.write_all(&request))
+        .await
+        .map_err(|_| handshake_error("request not sent in time"))??;
     let mut buf = vec![0; 4096];
-    let exchange = async {
-        stream.write_all(&request).await?;
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-            }
-            if handshake.handle_input(&buf[..n]).map_err(handshake_error)?.is_some() {
-                return Ok(());
-            }
+    let upgraded = loop {
+        let input = match tokio::time::timeout_at(until(clock, handshake.poll_timeout()), stream.read(&mut buf)).await {
+            Ok(Ok(0)) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Ok(Ok(n)) => handshake.handle_input(&buf[..n]),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => handshake.handle_timeout(clock.now()).map(|()| None),
+        };
+        if let Some(upgraded) = input.map_err(handshake_error)? {
+            break upgraded;
         }
     };
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange).await.map_err(|_| handshake_error("no response in time"))??;
     // Frames the server sent right behind its `101` come before anything read from now on.
-    let conn = established(Connection::client(config), clock.now(), &handshake.take_trailing());
-    Ok(Upgraded { stream, conn, taken: Vec::new() })
+    Ok(Established { stream, conn: upgraded.into_connection(config, clock.now()) })
 }
 
 /// Runs an established connection until its final event, which it returns, then closes the
 /// transport. I/O errors end the connection (the core hears them as end of stream).
 pub(crate) async fn run<H: Handler>(
-    upgraded: Upgraded<TcpStream>,
+    established: Established<TcpStream>,
     clock: Clock,
     handler: &mut H,
 ) -> io::Result<Closed> {
-    let Upgraded { mut stream, mut conn, mut taken } = upgraded;
+    let Established { stream, mut conn } = established;
     stream.set_nodelay(true)?;
     let mut transport_failed = false;
     let mut eof_given = false;
@@ -139,11 +147,7 @@ pub(crate) async fn run<H: Handler>(
     loop {
         // After every input or command: write, handle events, then re-read the deadline.
         let write = |slices: &[IoSlice<'_>]| stream.try_write_vectored(slices);
-        if let Some(closed) = drain(&mut conn, handler, clock, &mut taken, &mut transport_failed, write) {
-            if !transport_failed && !taken.is_empty() {
-                // Bytes taken before the end (the `101`, if the connection ended at once) still go out.
-                let _ = tokio::time::timeout(LINGER, stream.write_all(&taken)).await;
-            }
+        if let Some(closed) = drain(&mut conn, handler, clock, &mut transport_failed, write) {
             linger(stream).await;
             return Ok(closed);
         }
@@ -160,8 +164,8 @@ pub(crate) async fn run<H: Handler>(
         }
         // `select!` evaluates every branch's future, so the sleep needs an instant even with no
         // deadline; its branch is disabled then.
-        let wake_at = tokio::time::Instant::from_std(clock.to_std(deadline.unwrap_or(now + Duration::from_secs(3600))));
-        let wants_write = !transport_failed && (!taken.is_empty() || conn.wants_write());
+        let wake_at = until(clock, deadline);
+        let wants_write = !transport_failed && conn.wants_write();
         tokio::select! {
             ready = stream.readable() => {
                 let result = ready.and_then(|()| stream.try_read(conn.input_buffer(READ_CHUNK)));

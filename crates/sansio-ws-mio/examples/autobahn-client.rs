@@ -7,6 +7,9 @@
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use sansio_ws::connection::{Closed, Config, Message};
+use sansio_ws::deflate::DeflateConfig;
+use sansio_ws::frame::CloseCode;
+use sansio_ws::handshake::ClientConfig;
 use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
 
 const AGENT: &str = "sansio-ws";
@@ -65,7 +68,13 @@ impl Handler for Runner {
                 }
             }
             _ => {
-                let _ = ctx.send(id, message);
+                if let Err(refused) = ctx.send(id, message) {
+                    // The case expects its echo: a refusal is reported, not dropped in silence.
+                    eprintln!("autobahn-client: {}: echo refused: {refused}", self.url());
+                    if let Err(e) = ctx.close(id, CloseCode::TRY_AGAIN_LATER, "echo refused") {
+                        eprintln!("autobahn-client: {}: cannot close: {e}", self.url());
+                    }
+                }
             }
         }
     }
@@ -87,22 +96,20 @@ impl Handler for Runner {
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let base = args.iter().find(|a| !a.starts_with("--")).cloned().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
-    let mut config =
-        DriverConfig { connection: Config { heartbeat: None, ..Config::default() }, ..DriverConfig::default() };
-    match config.deflate.as_mut() {
-        Some(_) if args.iter().any(|a| a == "--no-deflate") => config.deflate = None,
-        Some(deflate) => {
+    let deflate = (!args.iter().any(|a| a == "--no-deflate")).then(|| {
+        DeflateConfig::default()
             // Compress every echo, however short, so every compressed path is exercised.
-            deflate.threshold = 0;
+            .with_threshold(0)
             // Offer the client_no_context_takeover hint (RFC 7692 §7.1.1.2): some servers, the
             // fuzzing server's cases 13.2, 13.5 and 13.6 among them, only ask a client for
             // no context takeover when the offer says it can.
-            deflate.client_no_context_takeover = true;
+            .with_client_no_context_takeover(true)
             // Level 1: the conformance run compresses hundreds of megabytes.
-            deflate.level = 1;
-        }
-        None => {}
-    }
+            .with_level(1)
+    });
+    let config = DriverConfig::default()
+        .with_connection(Config::default().with_heartbeat(None))
+        .with_client(ClientConfig::default().with_deflate(deflate));
     let runner = Runner { base, step: Step::CaseCount, cases: 0, failed: None };
     let mut event_loop = EventLoop::new(config, runner)?;
     let url = event_loop.handler().url();

@@ -11,6 +11,8 @@
 use std::net::SocketAddr;
 
 use sansio_ws::connection::{Config, Message};
+use sansio_ws::deflate::DeflateConfig;
+use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{OriginPolicy, ServerConfig};
 use sansio_ws_mio::{ConnId, Ctx, DriverConfig, EventLoop, Handler};
 
@@ -18,8 +20,16 @@ struct Echo;
 
 impl Handler for Echo {
     fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
-        // A refusal can only mean the connection is closing: nothing to echo to.
-        let _ = ctx.send(id, message);
+        if let Err(refused) = ctx.send(id, message) {
+            // Backpressure (the peer does not read its echoes) or a closing connection: the echo
+            // is not sent, so say so, and end a connection that stopped reading.
+            eprintln!("echo-server: {id}: echo of {} bytes refused: {refused}", refused.payload().len());
+            if refused.is_backpressure() {
+                if let Err(e) = ctx.close(id, CloseCode::TRY_AGAIN_LATER, "echoes not read") {
+                    eprintln!("echo-server: {id}: cannot close: {e}");
+                }
+            }
+        }
     }
 }
 
@@ -32,21 +42,12 @@ fn main() -> std::io::Result<()> {
         .map_or("127.0.0.1:9001", String::as_str)
         .parse()
         .expect("an address");
-    let mut config = DriverConfig {
+    // Level 1: the conformance run compresses hundreds of megabytes.
+    let deflate = (!no_deflate).then(|| DeflateConfig::default().with_threshold(0).with_level(1));
+    let config = DriverConfig::default()
         // A test server for non-browser clients: any Origin is accepted, and says so.
-        server: ServerConfig { origin_policy: OriginPolicy::Any, ..ServerConfig::default() },
-        connection: Config { heartbeat: None, ..Config::default() },
-        ..DriverConfig::default()
-    };
-    match config.deflate.as_mut() {
-        Some(_) if no_deflate => config.deflate = None,
-        Some(deflate) => {
-            deflate.threshold = 0;
-            // Level 1: the conformance run compresses hundreds of megabytes.
-            deflate.level = 1;
-        }
-        None => {}
-    }
+        .with_server(ServerConfig::default().with_origin_policy(OriginPolicy::Any).with_deflate(deflate))
+        .with_connection(Config::default().with_heartbeat(None));
     let mut event_loop = EventLoop::new(config, Echo)?;
     let local = event_loop.listen(addr)?;
     let deflate = if no_deflate { "off" } else { "on" };

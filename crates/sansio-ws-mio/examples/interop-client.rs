@@ -234,20 +234,20 @@ impl Runner {
         };
         let result = match &self.steps[self.current].action {
             Action::Connect(_) => Ok(()),
-            Action::Send(message) => ctx.send(id, message.clone()).map_err(|e| format!("send refused: {:?}", e.kind)),
+            Action::Send(message) => ctx.send(id, message.clone()).map_err(|e| format!("send refused: {:?}", e.kind())),
             Action::SendFragments(kind, pieces) => match ctx.connection_mut(id) {
                 None => Err("the connection is not open".to_string()),
                 Some(conn) => {
                     let last = pieces.len() - 1;
                     pieces.iter().enumerate().try_for_each(|(i, piece)| {
                         conn.send_fragment(*kind, piece.clone(), i == last)
-                            .map_err(|e| format!("fragment {i} refused: {:?}", e.kind))
+                            .map_err(|e| format!("fragment {i} refused: {:?}", e.kind()))
                     })
                 }
             },
             Action::Ping(payload) => match ctx.connection_mut(id) {
                 None => Err("the connection is not open".to_string()),
-                Some(conn) => conn.ping(payload.clone()).map_err(|e| format!("ping refused: {:?}", e.kind)),
+                Some(conn) => conn.ping(payload.clone()).map_err(|e| format!("ping refused: {:?}", e.kind())),
             },
             Action::Close(code, reason) => {
                 ctx.close(id, CloseCode::from_u16(*code), reason).map_err(|e| format!("close refused: {e:?}"))
@@ -361,11 +361,9 @@ impl Handler for Runner {
 fn main() -> std::io::Result<()> {
     let base = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9022".into());
     let base = base.trim_end_matches('/').to_string();
-    let config = DriverConfig {
-        connection: Config { heartbeat: None, ..Config::default() },
-        client: ClientConfig::default().with_subprotocol(SUBPROTOCOL),
-        ..DriverConfig::default()
-    };
+    let config = DriverConfig::default()
+        .with_connection(Config::default().with_heartbeat(None))
+        .with_client(ClientConfig::default().with_subprotocol(SUBPROTOCOL));
     let runner = Runner { base, steps: steps(), current: 0, conn: None, started: Instant::now(), failures: 0 };
     let mut event_loop = EventLoop::new(config, runner)?;
     // The first step opens the first connection; the handler's callbacks do the rest.

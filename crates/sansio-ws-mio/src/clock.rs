@@ -3,28 +3,24 @@
 use std::time::{Duration, Instant as StdInstant};
 
 use sansio_ws::Instant;
+use sansio_ws::time::Epoch;
 
-/// Converts between `std::time::Instant` and the core's [`Instant`] (nanoseconds since this
+/// The driver's clock: `std::time::Instant::now()` on the core's scale (nanoseconds since this
 /// clock's creation).
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
-    epoch: StdInstant,
+    epoch: Epoch,
 }
 
 impl Clock {
     /// A clock whose epoch is now.
     pub fn new() -> Self {
-        Clock { epoch: StdInstant::now() }
+        Clock { epoch: Epoch::new(StdInstant::now()) }
     }
 
     /// The current time on the core's scale.
     pub fn now(&self) -> Instant {
-        self.from_std(StdInstant::now())
-    }
-
-    /// `t` on the core's scale.
-    pub fn from_std(&self, t: StdInstant) -> Instant {
-        Instant::from_nanos(u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX))
+        self.epoch.instant(StdInstant::now())
     }
 
     /// How long from `now` until `deadline` (zero if it has passed).

@@ -3,24 +3,24 @@
 use std::time::Duration;
 
 use sansio_ws::connection::Config;
-use sansio_ws::deflate::DeflateConfig;
 use sansio_ws::handshake::{ClientConfig, ServerConfig};
 
-/// Settings of an [`EventLoop`](crate::EventLoop).
+/// Settings of an [`EventLoop`](crate::EventLoop). What the protocol decides is set in the core's
+/// configurations it holds: the handshake timeout and permessage-deflate in
+/// [`server`](Self::server) and [`client`](Self::client), limits and timers in
+/// [`connection`](Self::connection).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct DriverConfig {
     /// Settings of every established connection (limits, heartbeat, timeouts).
     pub connection: Config,
-    /// Handshake settings for accepted connections (head limits, origin policy).
+    /// Handshake settings for accepted connections: head limits, origin policy, permessage-deflate
+    /// and the handshake timeout (a client that connects and sends nothing, or a byte a minute, is
+    /// answered `408` and dropped after it; default 10 s).
     pub server: ServerConfig,
-    /// Default handshake settings for outgoing connections.
+    /// Default handshake settings for outgoing connections (permessage-deflate offer, handshake
+    /// timeout counted from the start of the TCP connect).
     pub client: ClientConfig,
-    /// permessage-deflate (RFC 7692): offered by clients and accepted by servers with these
-    /// settings. `None` turns it off. Default on.
-    pub deflate: Option<DeflateConfig>,
-    /// A connection that has not completed its opening handshake by then is dropped (a client that
-    /// connects and sends nothing, or one byte a minute). Default 10 s.
-    pub handshake_timeout: Duration,
     /// Accepted connections beyond this many open ones are closed at once. Default 10 000.
     pub max_connections: usize,
     /// Bytes read per `read` call, into one buffer the event loop shares between its sockets.
@@ -37,11 +37,53 @@ impl Default for DriverConfig {
             connection: Config::default(),
             server: ServerConfig::default(),
             client: ClientConfig::default(),
-            deflate: Some(DeflateConfig::default()),
-            handshake_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             read_size: 64 * 1024,
             linger: Duration::from_secs(2),
         }
+    }
+}
+
+impl DriverConfig {
+    /// Sets [`connection`](Self::connection).
+    #[must_use]
+    pub fn with_connection(mut self, connection: Config) -> Self {
+        self.connection = connection;
+        self
+    }
+
+    /// Sets [`server`](Self::server).
+    #[must_use]
+    pub fn with_server(mut self, server: ServerConfig) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// Sets [`client`](Self::client).
+    #[must_use]
+    pub fn with_client(mut self, client: ClientConfig) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Sets [`max_connections`](Self::max_connections).
+    #[must_use]
+    pub fn with_max_connections(mut self, max_connections: usize) -> Self {
+        self.max_connections = max_connections;
+        self
+    }
+
+    /// Sets [`read_size`](Self::read_size).
+    #[must_use]
+    pub fn with_read_size(mut self, read_size: usize) -> Self {
+        self.read_size = read_size;
+        self
+    }
+
+    /// Sets [`linger`](Self::linger).
+    #[must_use]
+    pub fn with_linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
     }
 }

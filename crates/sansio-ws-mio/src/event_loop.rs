@@ -6,17 +6,14 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use sansio_ws::connection::{CloseCause, Closed, Connection, Event, Message, PreparedMessage, State};
-use sansio_ws::deflate::PERMESSAGE_DEFLATE;
 use sansio_ws::error::{SendError, SendErrorKind, UsageError};
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{
-    ClientConfig, ClientHandshake, ClientHandshakeError, HandshakeError, Reject, Request, Response, ServerHandshake,
+    ClientConfig, ClientHandshake, ClientHandshakeError, HandshakeError, Reject, Request, ServerHandshake, Upgraded,
 };
-use sansio_ws::rand::OsRandom;
 use sansio_ws::{Instant, Role};
 
 use crate::clock::Clock;
@@ -77,7 +74,6 @@ pub(crate) struct Core {
     /// Established connections.
     open: usize,
     shutdown: Option<ShutdownState>,
-    rng: OsRandom,
 }
 
 /// What the handler may do: a view of the event loop during a callback.
@@ -94,7 +90,7 @@ impl Ctx<'_> {
     /// Queues a message on connection `id`; a refusal hands it back.
     pub fn send(&mut self, id: ConnId, message: Message) -> Result<(), SendError<Message>> {
         let Some(conn) = self.core.conn_mut(id) else {
-            return Err(SendError { kind: SendErrorKind::Usage(UsageError::Closed), payload: message });
+            return Err(SendError::new(SendErrorKind::Usage(UsageError::Closed), message));
         };
         conn.send(message)?;
         self.core.dirty.push(id.slot);
@@ -193,7 +189,13 @@ impl Ctx<'_> {
 /// struct Echo;
 /// impl Handler for Echo {
 ///     fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
-///         let _ = ctx.send(id, message);
+///         if let Err(refused) = ctx.send(id, message) {
+///             // Backpressure: this peer is not reading its echoes. Nothing is dropped silently.
+///             eprintln!("{id}: echo refused ({refused}), closing");
+///             if let Err(e) = ctx.close(id, sansio_ws::frame::CloseCode::POLICY_VIOLATION, "not reading") {
+///                 eprintln!("{id}: close refused: {e}");
+///             }
+///         }
 ///     }
 /// }
 ///
@@ -237,7 +239,6 @@ impl<H: Handler> EventLoop<H> {
             dirty: Vec::new(),
             open: 0,
             shutdown: None,
-            rng: OsRandom::new(),
         };
         Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch, ready: Vec::new() })
     }
@@ -357,9 +358,12 @@ impl<H: Handler> EventLoop<H> {
                         continue;
                     }
                     let _ = sock.set_nodelay(true);
-                    let hs = ServerHandshake::new(self.core.config.server.clone());
-                    let deadline = self.core.now + self.core.config.handshake_timeout;
-                    if let Ok(slot) = self.core.insert(sock, peer, Stage::AwaitRequest(Box::new(hs)), deadline, false) {
+                    let now = self.core.now;
+                    let hs = ServerHandshake::new(self.core.config.server.clone(), now);
+                    // A refusal of this request must be written by the same deadline.
+                    let deadline = now + self.core.config.server.timeout;
+                    let stage = Stage::AwaitRequest(Box::new(hs));
+                    if let Ok(slot) = self.core.insert(sock, peer, stage, deadline, false) {
                         self.core.reschedule(slot);
                     }
                 }
@@ -383,7 +387,7 @@ impl<H: Handler> EventLoop<H> {
                 Command::Broadcast(message) => {
                     let result = ctx.broadcast(&message);
                     for id in result.refused {
-                        let refused = SendError { kind: SendErrorKind::Backpressure, payload: message.clone() };
+                        let refused = SendError::new(SendErrorKind::Backpressure, message.clone());
                         handler.on_send_refused(&mut ctx, id, refused);
                     }
                 }
@@ -446,12 +450,12 @@ impl<H: Handler> EventLoop<H> {
         let got = match &mut s.stage {
             Stage::AwaitRequest(hs) => match hs.handle_input(&self.scratch[..n]) {
                 Ok(None) => return,
-                Ok(Some(request)) => Got::Request(request, hs.take_trailing()),
+                Ok(Some(request)) => Got::Request(request),
                 Err(e) => Got::BadRequest(e, hs.plain_http_path().map(String::from)),
             },
             Stage::AwaitResponse(hs) => match hs.handle_input(&self.scratch[..n]) {
                 Ok(None) => return,
-                Ok(Some(response)) => Got::Response(response, hs.take_trailing(), hs.target().resource()),
+                Ok(Some(upgraded)) => Got::Upgraded(upgraded, hs.target().resource()),
                 Err(e) => Got::BadResponse(e),
             },
             // Open: the bytes are already in the connection. Rejecting, lingering: discarded.
@@ -459,42 +463,27 @@ impl<H: Handler> EventLoop<H> {
         };
         let now = self.core.now;
         match got {
-            Got::Request(request, trailing) => {
+            Got::Request(request) => {
                 let (handler, mut ctx) = self.ctx();
                 let decision = handler.on_request(&mut ctx, id, &request);
-                let deflate_config = self.core.config.deflate;
                 let Some(s) = self.core.slot_mut(id) else { return };
                 match decision {
-                    Decision::Accept(mut accept) => {
-                        // permessage-deflate, unless the application negotiated it itself.
-                        let deflate = deflate_config.filter(|_| {
-                            !accept.extensions.iter().any(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
-                        });
-                        let negotiated = deflate.and_then(|cfg| {
-                            let (answer, params) = cfg.negotiate(request.extensions())?;
-                            accept.extensions.push(answer);
-                            Some((params, cfg))
-                        });
-                        if request.accept(&accept, &mut s.pending).is_err() {
-                            // The application chose an option the client did not offer: our fault.
-                            let _ = Reject::new(500)
-                                .with_body("the server chose an option the client did not offer")
-                                .write(&mut s.pending);
-                            s.stage = Stage::Rejecting;
-                            return;
-                        }
-                        let opened = Opened {
-                            role: Role::Server,
-                            peer,
-                            path: request.path().into(),
-                            subprotocol: accept.subprotocol.clone(),
-                            extensions: accept.extensions.clone(),
+                    Decision::Accept(accept) => {
+                        let Stage::AwaitRequest(hs) = std::mem::replace(&mut s.stage, Stage::Rejecting) else { return };
+                        let upgraded = match hs.accept(&request, accept) {
+                            Ok(upgraded) => upgraded,
+                            Err(e) => {
+                                // The application chose an option the client did not offer: our fault.
+                                let body = format!("the server cannot accept this request: {e}\n");
+                                if Reject::new(500).with_body(body).write(&mut s.pending).is_err() {
+                                    unreachable!("a 500 with a text body is a valid refusal");
+                                }
+                                return;
+                            }
                         };
-                        let mut conn = Connection::server(self.core.config.connection.clone());
-                        if let Some((params, cfg)) = negotiated {
-                            conn.enable_deflate(params, &cfg);
-                        }
-                        self.open(id, opened, start(conn, now, &trailing));
+                        let opened = opened(Role::Server, peer, request.path().into(), &upgraded);
+                        let conn = upgraded.into_connection(self.core.config.connection.clone(), now);
+                        self.open(id, opened, conn);
                     }
                     Decision::Reject(reject) => {
                         if reject.write(&mut s.pending).is_err() {
@@ -519,23 +508,10 @@ impl<H: Handler> EventLoop<H> {
                 }
                 s.stage = Stage::Rejecting;
             }
-            Got::Response(response, trailing, path) => {
-                let mut conn = Connection::client(self.core.config.connection.clone());
-                let answer = response.extensions().iter().find(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
-                if let (Some(answer), Some(cfg)) = (answer, self.core.config.deflate) {
-                    match cfg.accept_response(answer) {
-                        Ok(params) => conn.enable_deflate(params, &cfg),
-                        Err(e) => return self.connect_failed(slot, ConnectError::Deflate(e)),
-                    }
-                }
-                let opened = Opened {
-                    role: Role::Client,
-                    peer,
-                    path,
-                    subprotocol: response.subprotocol().map(Into::into),
-                    extensions: response.extensions().to_vec(),
-                };
-                self.open(id, opened, start(conn, now, &trailing));
+            Got::Upgraded(upgraded, path) => {
+                let opened = opened(Role::Client, peer, path, &upgraded);
+                let conn = upgraded.into_connection(self.core.config.connection.clone(), now);
+                self.open(id, opened, conn);
             }
             Got::BadResponse(e) => self.connect_failed(slot, ConnectError::Handshake(e)),
         }
@@ -545,7 +521,6 @@ impl<H: Handler> EventLoop<H> {
     fn open(&mut self, id: ConnId, opened: Opened, conn: Connection) {
         let Some(s) = self.core.slot_mut(id) else { return };
         s.stage = Stage::Open(Box::new(conn));
-        s.opened = true;
         s.counted = true;
         self.core.open += 1;
         let (handler, mut ctx) = self.ctx();
@@ -654,8 +629,22 @@ impl<H: Handler> EventLoop<H> {
                 conn.handle_timeout(now);
                 self.settle(slot);
             }
+            Stage::AwaitRequest(hs) => match hs.handle_timeout(now) {
+                Ok(()) => self.core.reschedule(slot),
+                Err(e) => {
+                    // The request did not arrive in time: answer 408 and close.
+                    e.write_response(&mut s.pending);
+                    s.stage = Stage::Rejecting;
+                    s.deadline = now + self.core.config.linger;
+                    self.core.dirty.push(slot);
+                    self.core.reschedule(slot);
+                }
+            },
+            Stage::Connecting(hs) | Stage::AwaitResponse(hs) => match hs.handle_timeout(now) {
+                Ok(()) => self.core.reschedule(slot),
+                Err(e) => self.connect_failed(slot, ConnectError::Handshake(e)),
+            },
             _ if now < s.deadline => self.core.reschedule(slot),
-            Stage::Connecting(_) | Stage::AwaitResponse(_) => self.connect_failed(slot, ConnectError::Timeout),
             _ => self.core.remove(slot),
         }
     }
@@ -682,19 +671,21 @@ impl<H: Handler> EventLoop<H> {
 
 /// What a handshake stage produced from one read.
 enum Got {
-    Request(Request, Bytes),
+    Request(Request),
     BadRequest(HandshakeError, Option<String>),
-    Response(Response, Bytes, String),
+    Upgraded(Upgraded, String),
     BadResponse(ClientHandshakeError),
 }
 
-/// A fresh connection started at `now`, fed the bytes that followed the handshake.
-fn start(mut conn: Connection, now: Instant, trailing: &[u8]) -> Connection {
-    conn.set_start(now);
-    if !trailing.is_empty() {
-        conn.handle_input(now, trailing);
+/// What the application is told of a connection that opens.
+fn opened(role: Role, peer: SocketAddr, path: String, upgraded: &Upgraded) -> Opened {
+    Opened {
+        role,
+        peer,
+        path,
+        subprotocol: upgraded.subprotocol().map(String::from),
+        extensions: upgraded.extensions().to_vec(),
     }
-    conn
 }
 
 /// Whether a non-blocking connect has finished: `None` while in progress.
@@ -762,7 +753,6 @@ impl Core {
             deadline,
             scheduled: None,
             writable_interest: write,
-            opened: false,
             counted: false,
         });
         Ok(slot)
@@ -812,13 +802,9 @@ impl Core {
         }
     }
 
-    fn connect(&mut self, url: &str, mut config: ClientConfig) -> Result<ConnId, ConnectError> {
-        if let Some(deflate) = self.config.deflate {
-            if !config.extensions.iter().any(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE)) {
-                config.extensions.push(deflate.offer());
-            }
-        }
-        let hs = ClientHandshake::new(url, config, &mut self.rng).map_err(ConnectError::Request)?;
+    fn connect(&mut self, url: &str, config: ClientConfig) -> Result<ConnId, ConnectError> {
+        // The handshake's timeout counts from here, so it bounds the TCP connect too.
+        let hs = ClientHandshake::new(url, config, self.now).map_err(ConnectError::Request)?;
         let target = hs.target();
         if target.is_secure() {
             let e = io::Error::new(io::ErrorKind::Unsupported, "wss:// needs TLS, which this driver does not provide");
@@ -832,9 +818,8 @@ impl Core {
             .ok_or_else(|| ConnectError::Io(io::Error::new(io::ErrorKind::NotFound, "the host has no address")))?;
         let sock = TcpStream::connect(addr).map_err(ConnectError::Io)?;
         let _ = sock.set_nodelay(true);
-        let deadline = self.now + self.config.handshake_timeout;
-        let slot =
-            self.insert(sock, addr, Stage::Connecting(Box::new(hs)), deadline, true).map_err(ConnectError::Io)?;
+        let now = self.now;
+        let slot = self.insert(sock, addr, Stage::Connecting(Box::new(hs)), now, true).map_err(ConnectError::Io)?;
         self.reschedule(slot);
         let generation = self.slots[slot].as_ref().map_or(0, |s| s.generation);
         Ok(ConnId { slot, generation })

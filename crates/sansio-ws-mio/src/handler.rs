@@ -34,6 +34,7 @@ pub enum Decision {
 
 /// What is known about a connection when it opens.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Opened {
     /// Whether we accepted it (server) or opened it (client).
     pub role: Role,
@@ -49,17 +50,15 @@ pub struct Opened {
 
 /// Why an outgoing connection did not open.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// The URL or the client settings were invalid.
     Request(RequestError),
     /// The target's host could not be resolved, or TCP failed.
     Io(std::io::Error),
-    /// The server refused the upgrade or answered wrongly.
+    /// The server refused the upgrade, answered wrongly, or did not answer within the handshake
+    /// timeout ([`ClientHandshakeError::Timeout`]).
     Handshake(ClientHandshakeError),
-    /// The handshake did not complete within the handshake timeout.
-    Timeout,
-    /// The server's permessage-deflate answer broke RFC 7692 or did not match the offer.
-    Deflate(sansio_ws::deflate::DeflateError),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -68,8 +67,6 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Request(e) => write!(f, "invalid request: {e}"),
             ConnectError::Io(e) => write!(f, "connection failed: {e}"),
             ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
-            ConnectError::Timeout => f.write_str("handshake timed out"),
-            ConnectError::Deflate(e) => write!(f, "permessage-deflate: {e}"),
         }
     }
 }

@@ -34,13 +34,11 @@ pub(crate) struct Slot {
     /// Raw bytes to write before anything else (handshake request or response, a refusal).
     pub(crate) pending: Vec<u8>,
     pub(crate) pending_written: usize,
-    /// Handshake, refusal or linger deadline (not used while open).
+    /// Refusal or linger deadline (the handshakes and the connection keep their own).
     pub(crate) deadline: Instant,
     /// The deadline this slot has in the timer heap.
     pub(crate) scheduled: Option<Instant>,
     pub(crate) writable_interest: bool,
-    /// The application has been told the connection opened (so it is owed an `on_close`).
-    pub(crate) opened: bool,
     /// Counted in the loop's open-connection total.
     pub(crate) counted: bool,
 }
@@ -61,7 +59,9 @@ impl Slot {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         match &self.stage {
             Stage::Open(conn) => conn.poll_timeout(),
-            _ => Some(self.deadline),
+            Stage::AwaitRequest(hs) => hs.poll_timeout(),
+            Stage::Connecting(hs) | Stage::AwaitResponse(hs) => hs.poll_timeout(),
+            Stage::Rejecting | Stage::Lingering => Some(self.deadline),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::utf8::Utf8Error;
 
 /// A violation of RFC 6455 by the peer. The connection fails with [`close_code`](Self::close_code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// A frame header broke a rule of §5.2 (or the frame size limit).
     Frame(FrameError),
@@ -35,8 +36,6 @@ pub enum ProtocolError {
         /// The configured maximum.
         max: u64,
     },
-    /// A data frame received after the peer's Close frame (§5.5.1: Close is the last frame).
-    FrameAfterClose(OpCode),
     /// A compressed message (permessage-deflate) that does not inflate (RFC 7692 §7.2.2).
     InvalidCompressedData,
 }
@@ -50,9 +49,7 @@ impl ProtocolError {
             ProtocolError::Close(e) => e.close_code(),
             ProtocolError::InvalidUtf8 { .. } | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
-            ProtocolError::UnexpectedContinuation
-            | ProtocolError::ExpectedContinuation(_)
-            | ProtocolError::FrameAfterClose(_) => CloseCode::PROTOCOL_ERROR,
+            ProtocolError::UnexpectedContinuation | ProtocolError::ExpectedContinuation(_) => CloseCode::PROTOCOL_ERROR,
         }
     }
 
@@ -74,7 +71,6 @@ impl ProtocolError {
             ProtocolError::ExpectedContinuation(_) => "expected a continuation frame",
             ProtocolError::InvalidUtf8 { .. } => "invalid UTF-8 in text message",
             ProtocolError::MessageTooLarge { .. } => "message too large",
-            ProtocolError::FrameAfterClose(_) => "data frame after close",
             ProtocolError::InvalidCompressedData => "invalid compressed data",
         }
     }
@@ -111,7 +107,6 @@ impl fmt::Display for ProtocolError {
             ProtocolError::MessageTooLarge { size, max } => {
                 write!(f, "message of at least {size} bytes exceeds the limit of {max}")
             }
-            ProtocolError::FrameAfterClose(op) => write!(f, "{op} frame after the peer's Close frame"),
             ProtocolError::InvalidCompressedData => f.write_str("compressed message does not inflate"),
         }
     }
@@ -122,6 +117,7 @@ impl std::error::Error for ProtocolError {}
 
 /// A request this side made that the connection cannot carry out. Nothing was queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UsageError {
     /// The connection is closing or closed: no more data or pings can be sent.
     Closed,
@@ -155,16 +151,24 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// A refused send. The payload comes back to the caller: a refused message is never dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Every send command returns this one shape: `T` is what was handed in (a [`Message`], a
+/// [`Utf8Bytes`], [`Bytes`], a borrowed `&str` or `&[u8]`, a `&PreparedMessage`), and
+/// [`kind`](Self::kind) says why it was refused.
+///
+/// [`Message`]: crate::connection::Message
+/// [`Utf8Bytes`]: crate::connection::Utf8Bytes
+/// [`Bytes`]: bytes::Bytes
+#[derive(Clone, PartialEq, Eq)]
+#[must_use = "a refused send hands its payload back; dropping it loses the message"]
 pub struct SendError<T> {
-    /// Why it was refused.
-    pub kind: SendErrorKind,
-    /// The payload that was not queued.
-    pub payload: T,
+    kind: SendErrorKind,
+    payload: T,
 }
 
 /// Why a send was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendErrorKind {
     /// The bytes queued for sending are above the high-water mark; wait for
     /// [`Event::Writable`](crate::connection::Event::Writable) and send again.
@@ -174,8 +178,49 @@ pub enum SendErrorKind {
 }
 
 impl<T> SendError<T> {
-    pub(crate) fn usage(e: UsageError, payload: T) -> Self {
+    /// A refusal of `payload` for `kind` (drivers that queue sends of their own report refusals
+    /// with it).
+    pub const fn new(kind: SendErrorKind, payload: T) -> Self {
+        SendError { kind, payload }
+    }
+
+    pub(crate) const fn usage(e: UsageError, payload: T) -> Self {
         SendError { kind: SendErrorKind::Usage(e), payload }
+    }
+
+    /// Why the send was refused.
+    pub const fn kind(&self) -> SendErrorKind {
+        self.kind
+    }
+
+    /// Whether it was refused for backpressure only (sending again after
+    /// [`Event::Writable`](crate::connection::Event::Writable) will succeed).
+    pub const fn is_backpressure(&self) -> bool {
+        matches!(self.kind, SendErrorKind::Backpressure)
+    }
+
+    /// The payload that was not queued.
+    pub const fn payload(&self) -> &T {
+        &self.payload
+    }
+
+    /// The payload that was not queued, by value.
+    pub fn into_payload(self) -> T {
+        self.payload
+    }
+
+    /// The same refusal with the payload transformed (e.g. a borrowed payload copied into an
+    /// owned one to keep it).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> SendError<U> {
+        SendError { kind: self.kind, payload: f(self.payload) }
+    }
+}
+
+/// Leaves the payload out: a refused message may be megabytes long, and `unwrap` on a send
+/// would print all of it.
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendError").field("kind", &self.kind).finish_non_exhaustive()
     }
 }
 
@@ -189,7 +234,7 @@ impl<T> fmt::Display for SendError<T> {
 }
 
 #[cfg(feature = "std")]
-impl<T: fmt::Debug> std::error::Error for SendError<T> {}
+impl<T> std::error::Error for SendError<T> {}
 
 #[cfg(test)]
 mod tests {

@@ -13,15 +13,41 @@
 //!                    close / abort  ──────────────────┘
 //! ```
 //!
+//! A connection starts with the opening [`handshake`], whose [`Upgraded`](handshake::Upgraded)
+//! result becomes the [`Connection`](connection::Connection): see the `handshake` module for the
+//! whole life, and the `connection` module for the run loop and which methods take `now`.
+//!
 //! The layers, each usable on its own:
 //! - [`frame`]: frame headers, masking, close payloads and codes (RFC 6455 §5, §7.4).
 //! - [`utf8`]: a streaming UTF-8 validator that fails at the first bad byte.
 //! - [`handshake`]: the HTTP/1.1 Upgrade handshake for both roles (RFC 6455 §4).
 //! - [`connection`]: the state machine of an established WebSocket.
+//! - [`deflate`]: permessage-deflate (RFC 7692), feature `deflate`.
+//! - `sim`: an in-memory client/server pair on a virtual clock, for tests (feature `sim`).
+//! - [`time`]: the core's [`Instant`], and (with `std`) [`Epoch`](time::Epoch) to convert from a
+//!   `std::time::Instant` clock.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
+
+/// `with_*` setters for a settings struct whose fields are public but which is
+/// `#[non_exhaustive]`, so that code outside the crate (which cannot use a struct literal) builds
+/// one as `Settings::default().with_x(…).with_y(…)`.
+macro_rules! with_setters {
+    ($ty:ty { $($setter:ident => $field:ident: $fty:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                #[must_use]
+                pub fn $setter(mut self, value: $fty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
 
 pub mod connection;
 #[cfg(feature = "deflate")]
@@ -30,10 +56,13 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod rand;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod time;
 pub mod utf8;
 
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) carries payloads in and out of the core.
+pub use bytes;
 pub use time::Instant;
 
 /// Which end of the connection this endpoint is.

@@ -62,8 +62,8 @@ impl Pair {
     /// with a seeded generator, so runs are reproducible.
     pub fn new(client: Config, server: Config) -> Self {
         Pair {
-            client: Connection::client_with_randomness(client, Box::new(SeededRandom::new(0x5eed))),
-            server: Connection::server(server),
+            client: Connection::client_with_randomness(client, Instant::ZERO, Box::new(SeededRandom::new(0x5eed))),
+            server: Connection::server(server, Instant::ZERO),
             now: Instant::ZERO,
             latency: Duration::ZERO,
             chunk: None,
@@ -195,16 +195,5 @@ impl Pair {
                 return done;
             }
         }
-    }
-
-    /// Bytes written by `role`'s side and not yet delivered.
-    pub fn in_flight_to(&self, role: Role) -> usize {
-        self.in_flight[Self::index(role)]
-            .iter()
-            .map(|(_, p)| match p {
-                Packet::Data(b) => b.len(),
-                Packet::Eof => 0,
-            })
-            .sum()
     }
 }

@@ -6,8 +6,8 @@
 //! This keeps the crate usable without `std` and makes tests run hours of protocol time in
 //! microseconds with a virtual clock.
 //!
-//! A `std` driver typically keeps one `std::time::Instant` as its epoch and converts with
-//! [`Instant::from_nanos`]`(epoch.elapsed().as_nanos() as u64)`.
+//! With `std`, an [`Epoch`] converts between `std::time::Instant` and [`Instant`]: a driver keeps
+//! one, chosen when it starts, and passes `epoch.instant(std::time::Instant::now())` as `now`.
 
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
@@ -83,9 +83,65 @@ impl fmt::Debug for Instant {
     }
 }
 
+/// The bridge between a `std::time::Instant` clock and the core's [`Instant`]: a chosen
+/// `std::time::Instant` counts as [`Instant::ZERO`]. It reads no clock itself.
+///
+/// ```
+/// use sansio_ws::time::Epoch;
+///
+/// let epoch = Epoch::new(std::time::Instant::now());
+/// let later = std::time::Instant::now();
+/// let now = epoch.instant(later); // what `handle_input(now, …)` and friends take
+/// assert_eq!(epoch.to_std(now), later);
+/// ```
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Epoch(std::time::Instant);
+
+#[cfg(feature = "std")]
+impl Epoch {
+    /// An epoch at `origin` (typically `std::time::Instant::now()` when the program starts).
+    pub const fn new(origin: std::time::Instant) -> Self {
+        Epoch(origin)
+    }
+
+    /// `at` as an [`Instant`] since this epoch; an `at` before the epoch is [`Instant::ZERO`].
+    pub fn instant(&self, at: std::time::Instant) -> Instant {
+        let nanos = at.saturating_duration_since(self.0).as_nanos();
+        Instant(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    /// A core [`Instant`] (a deadline from `poll_timeout`) back on the std clock, to sleep or
+    /// arm a timer until it.
+    pub fn to_std(&self, at: Instant) -> std::time::Instant {
+        self.0 + Duration::from_nanos(at.0)
+    }
+
+    /// The `std::time::Instant` that counts as [`Instant::ZERO`].
+    pub const fn origin(&self) -> std::time::Instant {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn epoch_converts_both_ways() {
+        let origin = std::time::Instant::now();
+        let epoch = Epoch::new(origin);
+        let later = origin + Duration::from_millis(1500);
+        assert_eq!(epoch.instant(later), Instant::from_millis(1500));
+        assert_eq!(epoch.to_std(Instant::from_millis(1500)), later);
+        assert_eq!(epoch.instant(origin), Instant::ZERO);
+        assert_eq!(epoch.origin(), origin);
+        // Before the epoch: zero, never a panic.
+        if let Some(earlier) = origin.checked_sub(Duration::from_secs(1)) {
+            assert_eq!(epoch.instant(earlier), Instant::ZERO);
+        }
+    }
 
     #[test]
     fn arithmetic_saturates() {

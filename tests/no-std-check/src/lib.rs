@@ -14,7 +14,7 @@ extern crate std;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use sansio_ws::connection::{CloseCause, Config, Connection, Event, Message};
+use sansio_ws::connection::{CloseCause, Config, Event, Message};
 use sansio_ws::frame::{CloseCode, DecodeRules, Decoded, FrameHeader, MAX_HEADER_LEN, OpCode, Rsv, apply_mask};
 use sansio_ws::handshake::{Accept, ClientConfig, ClientHandshake, ServerConfig, ServerHandshake};
 use sansio_ws::rand::Randomness;
@@ -104,31 +104,28 @@ pub fn round_trip(text: &str, start_ms: u64, seed: u64) -> Result<Report, Failur
     let mut rng = BoardRandom::new(seed);
     codec_round_trip(text.as_bytes(), &mut rng)?;
 
-    // The opening handshake, both roles, bytes handed over by hand.
-    let mut client_hs = ClientHandshake::new("ws://device.local/telemetry", ClientConfig::default(), &mut rng)
-        .map_err(|_| Failure::Handshake)?;
+    // The opening handshake, both roles, bytes handed over by hand, on the caller's clock. The
+    // client's generator goes with its handshake into the connection (masking keys).
+    let mut now = Instant::from_millis(start_ms);
+    let mut client_hs =
+        ClientHandshake::with_randomness("ws://device.local/telemetry", ClientConfig::default(), now, Box::new(rng))
+            .map_err(|_| Failure::Handshake)?;
     let mut request = Vec::new();
     client_hs.write_request(&mut request);
-    let mut server_hs = ServerHandshake::new(ServerConfig::default());
+    let mut server_hs = ServerHandshake::new(ServerConfig::default(), now);
     let accepted = match server_hs.handle_input(&request) {
         Ok(Some(accepted)) => accepted,
         _ => return Err(Failure::Handshake),
     };
+    let upgraded = server_hs.accept(&accepted, Accept::new()).map_err(|_| Failure::Handshake)?;
+    // The server's connection holds its `101` as its first output.
+    let mut server = upgraded.into_connection(Config::default(), now);
     let mut response = Vec::new();
-    accepted.accept(&Accept::new(), &mut response).map_err(|_| Failure::Handshake)?;
-    match client_hs.handle_input(&response) {
-        Ok(Some(_)) => {}
+    while server.poll_transmit(now, &mut response) > 0 {}
+    let mut client = match client_hs.handle_input(&response) {
+        Ok(Some(upgraded)) => upgraded.into_connection(Config::default(), now),
         _ => return Err(Failure::Handshake),
-    }
-
-    // The established connections, on the caller's clock.
-    let mut now = Instant::from_millis(start_ms);
-    let mut client = Connection::client_with_randomness(Config::default(), Box::new(rng));
-    let mut server = Connection::server(Config::default());
-    client.set_start(now);
-    server.set_start(now);
-    client.handle_input(now, &client_hs.take_trailing());
-    server.handle_input(now, &server_hs.take_trailing());
+    };
     client.send_text(text).map_err(|_| Failure::Connection)?;
 
     let mut echoed = None;

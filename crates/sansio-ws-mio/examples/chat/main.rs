@@ -52,7 +52,9 @@ impl Handler for Chat {
 
     fn on_open(&mut self, ctx: &mut Ctx<'_>, id: ConnId, _opened: &Opened) {
         let hello = format!(r#"{{"type":"welcome","you":"{id}"}}"#);
-        let _ = ctx.send(id, Message::Text(hello.into()));
+        if let Err(refused) = ctx.send(id, Message::Text(hello.into())) {
+            eprintln!("chat: {id}: welcome refused: {refused}");
+        }
         self.announce(ctx, id, "joined");
     }
 
@@ -104,7 +106,7 @@ fn main() -> std::io::Result<()> {
     // Defaults: same-host origin policy (a page from another site cannot connect), heartbeat on.
     let mut config = DriverConfig::default();
     if args.iter().any(|a| a == "--no-deflate") {
-        config.deflate = None;
+        config.server.deflate = None;
     }
     let mut event_loop = EventLoop::new(config, Chat)?;
     let local = event_loop.listen(addr)?;

@@ -6,6 +6,7 @@ use crate::Role;
 
 /// How received data messages are delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ReceiveMode {
     /// Whole messages as [`Event::Message`](super::Event::Message); fragments are reassembled, up to
     /// [`Config::max_message_size`]. A message received in one frame is delivered without a copy.
@@ -27,6 +28,7 @@ pub enum ReceiveMode {
 /// while a Pong is awaited also proves the peer alive (its Pong may be queued behind a long message).
 /// An interval or deadline floor below 1 ms is raised to 1 ms (zero would wake a driver in a loop).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeartbeatConfig {
     /// Receive silence after which a Ping is sent. Default 30 s.
     pub interval: Duration,
@@ -55,6 +57,7 @@ impl Default for HeartbeatConfig {
 /// Settings of one [`Connection`](super::Connection). `Config::default()` is safe to face the
 /// Internet with.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Largest frame payload accepted (1009 beyond). Default 16 MiB.
     pub max_frame_size: u64,
@@ -115,3 +118,25 @@ impl Config {
         })
     }
 }
+
+with_setters!(Config {
+    with_max_frame_size => max_frame_size: u64,
+    with_max_message_size => max_message_size: u64,
+    with_receive_mode => receive_mode: ReceiveMode,
+    with_send_frame_size => send_frame_size: usize,
+    with_high_water_mark => high_water_mark: usize,
+    with_low_water_mark => low_water_mark: usize,
+    with_close_timeout => close_timeout: Option<Duration>,
+    with_drain_timeout => drain_timeout: Duration,
+    with_heartbeat => heartbeat: Option<HeartbeatConfig>,
+    with_idle_timeout => idle_timeout: Option<Duration>,
+    with_max_pending_pongs => max_pending_pongs: usize,
+});
+
+with_setters!(HeartbeatConfig {
+    with_interval => interval: Duration,
+    with_initial_timeout => initial_timeout: Duration,
+    with_min_timeout => min_timeout: Duration,
+    with_max_timeout => max_timeout: Duration,
+    with_max_misses => max_misses: u32,
+});

@@ -13,8 +13,7 @@ use crate::frame::CloseCode;
 /// Bytes that are valid UTF-8, shared without copying.
 ///
 /// A text message received in one frame is a slice of the receive buffer: no copy. The bytes were
-/// validated when they arrived; [`as_str`](Self::as_str) checks again with a SIMD validator (many
-/// GB/s) because this crate contains no `unsafe` code.
+/// validated once, as they arrived; [`as_str`](Self::as_str) and `Deref` cost nothing more.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Utf8Bytes(Bytes);
 
@@ -30,9 +29,14 @@ impl Utf8Bytes {
     }
 
     /// The text.
+    #[allow(unsafe_code)]
     pub fn as_str(&self) -> &str {
-        // Invariant: only constructed from valid UTF-8, so this cannot fail.
-        simdutf8::basic::from_utf8(&self.0).unwrap_or_default()
+        // SAFETY: the bytes are valid UTF-8. The field is private and `Bytes` is immutable, and
+        // every constructor checks or inherits validity: `try_from_bytes` validates,
+        // `from_static`, `From<String>` and `From<&str>` start from a `str`, and `from_validated`
+        // is only called by the receive side on text it validated as it arrived (re-checked by a
+        // debug assertion there, which the tests and fuzz targets run with).
+        unsafe { core::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The underlying bytes.
@@ -55,9 +59,9 @@ impl Utf8Bytes {
         self.0.is_empty()
     }
 
-    /// Wraps bytes the caller has already validated.
+    /// Wraps bytes the caller has already validated. [`as_str`](Self::as_str) relies on it.
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
-        debug_assert!(core::str::from_utf8(&bytes).is_ok());
+        debug_assert!(core::str::from_utf8(&bytes).is_ok(), "text handed up without validation");
         Utf8Bytes(bytes)
     }
 }
@@ -163,6 +167,7 @@ impl Message {
 /// For text, each piece has passed incremental UTF-8 validation, but a piece may end inside a
 /// multi-byte character that the next piece completes; the concatenation of all pieces is valid UTF-8.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Fragment {
     /// The message's kind, repeated on every piece.
     pub kind: MessageKind,
@@ -185,6 +190,7 @@ pub enum Side {
 
 /// Why the connection ended: exactly one per connection, in [`Closed::cause`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseCause {
     /// The close handshake completed.
     Clean {
@@ -237,6 +243,7 @@ impl CloseCause {
 
 /// What was still queued for sending when the connection ended: never dropped silently.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unsent {
     /// Bytes of output (frames and payloads) that never reached the transport.
     pub bytes: u64,
@@ -246,6 +253,7 @@ pub struct Unsent {
 
 /// The final event.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Closed {
     /// Why the connection ended.
     pub cause: CloseCause,
@@ -255,6 +263,7 @@ pub struct Closed {
 
 /// Something the application should know. See [`Connection::poll_event`](super::Connection::poll_event).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A complete message ([`ReceiveMode::Whole`](super::ReceiveMode::Whole)).
     Message(Message),
@@ -277,4 +286,70 @@ pub enum Event {
     /// The connection is over: close the transport once every byte taken from `poll_transmit` is
     /// written. Always the last event, exactly once.
     Closed(Closed),
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+
+    use super::*;
+    use crate::Instant;
+    use crate::connection::{Config, Connection};
+
+    #[test]
+    fn every_constructor_reads_back_its_text() {
+        let text = "héllo, wörld ✓ 🦀";
+        let all = [
+            Utf8Bytes::from_static(text),
+            Utf8Bytes::from(text),
+            Utf8Bytes::from(text.to_string()),
+            Utf8Bytes::try_from_bytes(Bytes::from_static(text.as_bytes())).unwrap(),
+        ];
+        for t in &all {
+            assert_eq!(t.as_str(), text);
+            assert_eq!(&**t, text);
+            assert_eq!(t.len(), text.len());
+        }
+        assert_eq!(Utf8Bytes::default().as_str(), "");
+        // Invalid bytes are handed back, never wrapped.
+        let bad = Bytes::from_static(b"ok \xf0\x9f\xa6");
+        assert_eq!(Utf8Bytes::try_from_bytes(bad.clone()), Err(bad));
+    }
+
+    /// Text received in pieces (multi-byte characters split between reads and frames) reads back
+    /// through `as_str` as sent: the receive side's validation is what `as_str` relies on.
+    #[test]
+    fn received_text_reads_back_through_as_str() {
+        let text = "ü€𝄞 texte reçu en morceaux, 𝄞€ü";
+        let key = [0x12, 0x34, 0x56, 0x78];
+        let mut wire = Vec::new();
+        // One masked frame, then the same text in three fragments split inside characters.
+        let pieces: [&[u8]; 4] =
+            [text.as_bytes(), &text.as_bytes()[..1], &text.as_bytes()[1..5], &text.as_bytes()[5..]];
+        for (i, piece) in pieces.iter().enumerate() {
+            let (fin, op) = match i {
+                0 => (true, 0x1),
+                1 => (false, 0x1),
+                2 => (false, 0x0),
+                _ => (true, 0x0),
+            };
+            wire.push(if fin { 0x80 | op } else { op });
+            wire.push(0x80 | piece.len() as u8);
+            wire.extend_from_slice(&key);
+            wire.extend(piece.iter().enumerate().map(|(j, b)| b ^ key[j % 4]));
+        }
+        let now = Instant::from_secs(1);
+        let mut conn = Connection::server(Config::default(), now);
+        for chunk in wire.chunks(3) {
+            conn.handle_input(now, chunk);
+        }
+        let mut got = Vec::new();
+        while let Some(event) = conn.poll_event() {
+            if let Event::Message(Message::Text(t)) = event {
+                got.push(t.as_str().to_string());
+            }
+        }
+        assert_eq!(got, [text, text]);
+    }
 }

@@ -65,7 +65,6 @@ pub(crate) struct Heartbeat {
     probe: Option<Probe>,
     misses: u32,
     pub(crate) rtt: RttEstimate,
-    pub(crate) pings_sent: u64,
 }
 
 impl Heartbeat {
@@ -73,7 +72,7 @@ impl Heartbeat {
         // A zero interval or Pong deadline would re-arm at `now` forever: a busy loop.
         cfg.interval = cfg.interval.max(MIN_DURATION);
         cfg.min_timeout = cfg.min_timeout.max(MIN_DURATION);
-        Heartbeat { cfg, last_rx: now, next_seq: 0, probe: None, misses: 0, rtt: RttEstimate::default(), pings_sent: 0 }
+        Heartbeat { cfg, last_rx: now, next_seq: 0, probe: None, misses: 0, rtt: RttEstimate::default() }
     }
 
     /// Bytes arrived: the peer is alive.
@@ -138,7 +137,6 @@ impl Heartbeat {
         p[4..12].copy_from_slice(&self.next_seq.to_be_bytes());
         p[12..].copy_from_slice(&now.as_nanos().to_be_bytes());
         self.next_seq += 1;
-        self.pings_sent += 1;
         p
     }
 

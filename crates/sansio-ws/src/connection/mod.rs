@@ -19,18 +19,32 @@
 //! **The drain contract:** after every input or command, handle every `poll_event` (the
 //! application may send in answer), write out what `poll_transmit` gives, and re-read
 //! `poll_timeout`; repeat while events keep coming (writing a Close can produce the final event).
-//! `now` is always passed in; the connection never reads a clock.
+//!
+//! **Time.** The connection never reads a clock: `now` is passed in, on the embedder's scale
+//! ([`Instant`]). It is taken by everything that can start, move or fire a timer: the
+//! constructors (the heartbeat and idle timers count from the connection's birth, so no deadline
+//! can start in the past), every input (received bytes restart the heartbeat's silence and the
+//! idle timer), [`close`](Connection::close) (arms the drain deadline), and
+//! [`poll_transmit`](Connection::poll_transmit) / [`advance_transmit`](Connection::advance_transmit)
+//! (writing our Close arms the close deadline; output counts as activity for the idle timer).
+//! Sends and pings only queue work and start no timer, so they take no `now`; neither do the
+//! getters and `poll_event` / `poll_timeout`.
 //!
 //! A peer's Close or a protocol violation that arrives behind messages the application has not
 //! taken yet takes effect once they are taken, so those messages can still be answered: an echo
 //! server echoes the last message before the peer's Close, as RFC 6455 §5.5.1 allows.
 //!
+//! A connection usually comes from a finished opening handshake,
+//! [`Upgraded::into_connection`](crate::handshake::Upgraded::into_connection) (see
+//! [`handshake`](crate::handshake) for the whole life); [`Connection::server`] and
+//! [`Connection::client`] build one directly, over a transport whose handshake was done elsewhere.
+//!
 //! ```
 //! use sansio_ws::connection::{Config, Connection, Event, Message};
 //! use sansio_ws::Instant;
 //!
-//! let mut conn = Connection::server(Config::default());
 //! let now = Instant::from_secs(1);
+//! let mut conn = Connection::server(Config::default(), now);
 //! // A masked client frame: text "Hello" (RFC 6455 §5.7).
 //! conn.handle_input(now, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
 //! let mut out = Vec::new();
@@ -42,8 +56,8 @@
 //! }
 //! while conn.poll_transmit(now, &mut out) > 0 {}
 //! assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
-//! let next_deadline = conn.poll_timeout(); // the heartbeat's, 30 s of silence from now
-//! assert!(next_deadline > Some(now));
+//! // The heartbeat's: 30 s of silence from `now`, the connection's birth.
+//! assert_eq!(conn.poll_timeout(), Some(now + core::time::Duration::from_secs(30)));
 //! ```
 
 mod config;
@@ -53,6 +67,7 @@ mod prepared;
 mod recv;
 mod send;
 mod state;
+mod timers;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -75,9 +90,11 @@ use heartbeat::Heartbeat;
 use recv::{Incoming, Receiver};
 use send::{Progress, Sender};
 use state::{Input, Phase};
+use timers::{Timer, TimerTable};
 
 /// Counters and the round-trip estimate of one connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Bytes given to `handle_input*`.
     pub bytes_received: u64,
@@ -116,8 +133,9 @@ pub struct Connection {
     send: Sender,
     events: VecDeque<Event>,
     heartbeat: Option<Heartbeat>,
-    drain_deadline: Option<Instant>,
-    close_deadline: Option<Instant>,
+    /// Every deadline; the heartbeat's and the idle one are refreshed from their sources after
+    /// each input (`refresh_timers`).
+    timers: TimerTable,
     last_activity: Instant,
     /// The latest time given to any input.
     now: Instant,
@@ -148,44 +166,41 @@ impl core::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A server-side connection (servers never mask, so no randomness is needed).
-    pub fn server(config: Config) -> Self {
-        Self::new(Role::Server, config, None, Instant::ZERO)
+    /// A server-side connection whose transport was established at `now` (servers never mask,
+    /// so no randomness is needed). The heartbeat and idle timers count from `now`.
+    ///
+    /// After an opening handshake done with [`handshake`](crate::handshake), use
+    /// [`Upgraded::into_connection`](crate::handshake::Upgraded::into_connection) instead: it also
+    /// queues the handshake's response, turns permessage-deflate on and feeds the bytes that
+    /// followed the handshake. This constructor is for a handshake done elsewhere (an HTTP server
+    /// that performed the upgrade).
+    pub fn server(config: Config, now: Instant) -> Self {
+        Self::new(Role::Server, config, None, now)
     }
 
-    /// A client-side connection masking with the operating system's random generator.
+    /// A client-side connection established at `now`, masking with the operating system's random
+    /// generator. See [`server`](Self::server) for when to use it.
     #[cfg(feature = "std")]
-    pub fn client(config: Config) -> Self {
-        Self::new(Role::Client, config, Some(Box::new(crate::rand::OsRandom::new())), Instant::ZERO)
+    pub fn client(config: Config, now: Instant) -> Self {
+        Self::new(Role::Client, config, Some(Box::new(crate::rand::OsRandom::new())), now)
     }
 
-    /// A client-side connection masking with `rng` (required without `std`; handy for
-    /// reproducible tests with [`SeededRandom`](crate::rand::SeededRandom)).
-    pub fn client_with_randomness(config: Config, rng: Box<dyn Randomness>) -> Self {
-        Self::new(Role::Client, config, Some(rng), Instant::ZERO)
+    /// A client-side connection established at `now`, masking with `rng` (required without
+    /// `std`; handy for reproducible tests with [`SeededRandom`](crate::rand::SeededRandom)).
+    pub fn client_with_randomness(config: Config, now: Instant, rng: Box<dyn Randomness>) -> Self {
+        Self::new(Role::Client, config, Some(rng), now)
     }
 
-    /// Sets the time the connection was established (default: [`Instant::ZERO`]). The heartbeat and
-    /// idle timers count from it. Call before the first input.
-    pub fn set_start(&mut self, now: Instant) {
-        self.last_activity = now;
-        self.now = now;
-        if let Some(cfg) = self.config.heartbeat {
-            self.heartbeat = Some(Heartbeat::new(cfg, now));
-        }
-    }
-
-    fn new(role: Role, config: Config, rng: Option<Box<dyn Randomness>>, now: Instant) -> Self {
+    pub(crate) fn new(role: Role, config: Config, rng: Option<Box<dyn Randomness>>, now: Instant) -> Self {
         let rules = DecodeRules { max_frame_size: config.max_frame_size, ..DecodeRules::new(role) };
-        Connection {
+        let mut conn = Connection {
             role,
             phase: Phase::Open,
             recv: Receiver::new(rules, config.receive_mode, config.max_message_size),
             send: Sender::new(role, rng, config.send_frame_size, config.max_pending_pongs, config.low_water_mark),
             events: VecDeque::new(),
             heartbeat: config.heartbeat.map(|cfg| Heartbeat::new(cfg, now)),
-            drain_deadline: None,
-            close_deadline: None,
+            timers: TimerTable::default(),
             last_activity: now,
             now,
             deferred: None,
@@ -198,7 +213,14 @@ impl Connection {
             #[cfg(feature = "deflate")]
             deflate_threshold: usize::MAX,
             config,
-        }
+        };
+        conn.refresh_timers();
+        conn
+    }
+
+    /// Queues bytes to go out before any frame: the handshake's `101` response.
+    pub(crate) fn queue_preamble(&mut self, bytes: Vec<u8>) {
+        self.send.push_preamble(Bytes::from(bytes));
     }
 
     // ----- inputs -----
@@ -302,49 +324,43 @@ impl Connection {
         // A buffer kept for the next large message is let go at every timer (heartbeat, idle),
         // so an idle connection does not hold it.
         self.recv.drop_spare();
-        // Each round either changes the phase or moves every deadline past `now`; a zero timeout
-        // can arm another deadline at `now`, hence the small bound.
-        for _ in 0..4 {
-            let mut fired = false;
-            if self.drain_deadline.is_some_and(|t| t <= now) {
-                self.drain_deadline = None;
-                self.step(now, Input::DrainTimeout);
-                fired = true;
-            }
-            if self.close_deadline.is_some_and(|t| t <= now) {
-                self.close_deadline = None;
-                self.step(now, Input::CloseTimeout);
-                fired = true;
-            }
-            if self.phase.is_open() {
-                if let Some(hb) = self.heartbeat.as_mut().filter(|hb| hb.deadline() <= now) {
-                    fired = true;
-                    match hb.on_timeout(now) {
-                        heartbeat::Action::Nothing => {}
-                        heartbeat::Action::SendPing(payload) => {
-                            self.stats.heartbeat_pings += 1;
-                            self.send.push_ping(Bytes::copy_from_slice(&payload));
-                        }
-                        heartbeat::Action::Dead { misses, last_rtt } => {
-                            self.step(now, Input::HeartbeatDead { misses, last_rtt })
-                        }
-                    }
+        // Each expired timer is disarmed when taken; handling it either moves the lifecycle on
+        // (which can only happen a few times) or re-arms it later than `now` (the heartbeat's
+        // intervals are at least 1 ms). So this ends, even with zero drain or close timeouts.
+        while let Some(timer) = self.timers.take_expired(now) {
+            match timer {
+                Timer::Drain => self.step(now, Input::DrainTimeout),
+                Timer::Close => self.step(now, Input::CloseTimeout),
+                Timer::Heartbeat => self.on_heartbeat_timer(now),
+                Timer::Idle => {
+                    let reason = "idle timeout".into();
+                    self.step(now, Input::LocalClose { code: CloseCode::GOING_AWAY, reason, idle: true });
                 }
             }
-            if self.phase.is_open() && self.idle_deadline().is_some_and(|t| t <= now) {
-                fired = true;
-                let input =
-                    Input::LocalClose { code: CloseCode::GOING_AWAY, reason: "idle timeout".into(), idle: true };
-                self.step(now, input);
-            }
-            if !fired {
-                break;
-            }
+            self.refresh_timers();
         }
     }
 
-    fn idle_deadline(&self) -> Option<Instant> {
-        self.config.idle_timeout.map(|d| self.last_activity + d)
+    fn on_heartbeat_timer(&mut self, now: Instant) {
+        let Some(hb) = self.heartbeat.as_mut() else { return };
+        match hb.on_timeout(now) {
+            heartbeat::Action::Nothing => {}
+            heartbeat::Action::SendPing(payload) => {
+                self.stats.heartbeat_pings += 1;
+                self.send.push_ping(Bytes::copy_from_slice(&payload));
+            }
+            heartbeat::Action::Dead { misses, last_rtt } => self.step(now, Input::HeartbeatDead { misses, last_rtt }),
+        }
+    }
+
+    /// Re-reads the deadlines that follow activity: the heartbeat's and the idle timeout, both
+    /// only while the connection is open.
+    fn refresh_timers(&mut self) {
+        let open = self.phase.is_open();
+        let heartbeat = self.heartbeat.as_ref().filter(|_| open).map(Heartbeat::deadline);
+        let idle = self.config.idle_timeout.filter(|_| open).map(|d| self.last_activity + d);
+        self.timers.set(Timer::Heartbeat, heartbeat);
+        self.timers.set(Timer::Idle, idle);
     }
 
     /// Runs the receive side over the buffered input.
@@ -362,6 +378,8 @@ impl Connection {
             self.recv.clear();
         }
         self.recv.release_if_idle();
+        // Bytes arrived (the heartbeat's silence restarts, a Pong may have answered its Ping).
+        self.refresh_timers();
     }
 
     fn on_incoming(&mut self, now: Instant, incoming: Incoming) {
@@ -424,22 +442,22 @@ impl Connection {
             self.sending_stream = None;
         }
         if fx.arm_drain {
-            self.drain_deadline = Some(now + self.config.drain_timeout);
+            self.timers.set(Timer::Drain, Some(now + self.config.drain_timeout));
         }
         if fx.disarm_drain {
-            self.drain_deadline = None;
+            self.timers.set(Timer::Drain, None);
         }
         if fx.arm_close {
-            self.close_deadline = Some(now + self.config.close_timeout_for(self.role));
+            self.timers.set(Timer::Close, Some(now + self.config.close_timeout_for(self.role)));
         }
         if let Some(cause) = fx.finish {
             let unsent = self.send.discard();
             self.deferred = None;
-            self.drain_deadline = None;
-            self.close_deadline = None;
+            self.timers.clear();
             self.recv.clear();
             self.events.push_back(Event::Closed(Closed { cause, unsent }));
         }
+        self.refresh_timers();
     }
 
     // ----- commands -----
@@ -462,7 +480,7 @@ impl Connection {
     /// Queues a message. On refusal the message comes back in the error.
     pub fn send(&mut self, message: Message) -> Result<(), SendError<Message>> {
         if let Err(kind) = self.check_send(false) {
-            return Err(SendError { kind, payload: message });
+            return Err(SendError::new(kind, message));
         }
         self.queue_message(message);
         Ok(())
@@ -493,8 +511,13 @@ impl Connection {
         false
     }
 
-    /// Turns on permessage-deflate with the parameters agreed in the handshake (see
-    /// [`crate::deflate`]). Call before the first input.
+    /// Turns on permessage-deflate with the parameters agreed in a handshake done elsewhere (an
+    /// HTTP server that performed the upgrade, with [`DeflateConfig::negotiate`]); after this
+    /// crate's handshakes, [`Upgraded::into_connection`] has done it already. Call before the
+    /// first input.
+    ///
+    /// [`DeflateConfig::negotiate`]: crate::deflate::DeflateConfig::negotiate
+    /// [`Upgraded::into_connection`]: crate::handshake::Upgraded::into_connection
     #[cfg(feature = "deflate")]
     pub fn enable_deflate(&mut self, params: crate::deflate::DeflateParams, config: &crate::deflate::DeflateConfig) {
         let (own_bits, own_reset) = params.sender(self.role);
@@ -515,8 +538,10 @@ impl Connection {
 
     /// Queues a message framed in advance and shared with other connections (see
     /// [`PreparedMessage`]). A client-role connection sends the message normally, masked.
-    pub fn send_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), SendErrorKind> {
-        self.check_send(false)?;
+    pub fn send_prepared<'a>(&mut self, prepared: &'a PreparedMessage) -> Result<(), SendError<&'a PreparedMessage>> {
+        if let Err(kind) = self.check_send(false) {
+            return Err(SendError::new(kind, prepared));
+        }
         match self.role {
             Role::Server => self.send.push_prepared(prepared.frames()),
             Role::Client => self.queue_message(prepared.message().clone()),
@@ -533,19 +558,19 @@ impl Connection {
     /// ```
     /// use sansio_ws::connection::{Config, Connection};
     ///
-    /// let mut server = Connection::server(Config::default());
+    /// let mut server = Connection::server(Config::default(), sansio_ws::Instant::ZERO);
     /// let name = "world";
     /// server.send_text_copy(&format!("hello, {name}")).unwrap();
     /// let wire: Vec<u8> = server.transmit_chunks().flatten().copied().collect();
     /// assert_eq!(wire, b"\x81\x0chello, world");
     /// ```
-    pub fn send_text_copy(&mut self, text: &str) -> Result<(), SendErrorKind> {
-        self.send_copied(OpCode::Text, text.as_bytes())
+    pub fn send_text_copy<'a>(&mut self, text: &'a str) -> Result<(), SendError<&'a str>> {
+        self.send_copied(OpCode::Text, text.as_bytes()).map_err(|kind| SendError::new(kind, text))
     }
 
     /// Queues a binary message copied from `data`; see [`send_text_copy`](Self::send_text_copy).
-    pub fn send_binary_copy(&mut self, data: &[u8]) -> Result<(), SendErrorKind> {
-        self.send_copied(OpCode::Binary, data)
+    pub fn send_binary_copy<'a>(&mut self, data: &'a [u8]) -> Result<(), SendError<&'a [u8]>> {
+        self.send_copied(OpCode::Binary, data).map_err(|kind| SendError::new(kind, data))
     }
 
     fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendErrorKind> {
@@ -558,24 +583,30 @@ impl Connection {
 
     /// Queues a text message.
     pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError<Utf8Bytes>> {
-        self.send(Message::Text(text.into())).map_err(|e| match e.payload {
-            Message::Text(t) => SendError { kind: e.kind, payload: t },
-            Message::Binary(_) => unreachable!("a text message comes back as text"),
-        })
+        let text = text.into();
+        if let Err(kind) = self.check_send(false) {
+            return Err(SendError::new(kind, text));
+        }
+        self.queue_message(Message::Text(text));
+        Ok(())
     }
 
     /// Queues a binary message.
     pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError<Bytes>> {
-        self.send(Message::Binary(data.into()))
-            .map_err(|e| SendError { kind: e.kind, payload: e.payload.payload().clone() })
+        let data = data.into();
+        if let Err(kind) = self.check_send(false) {
+            return Err(SendError::new(kind, data));
+        }
+        self.queue_message(Message::Binary(data));
+        Ok(())
     }
 
     /// Queues one piece of a message sent in pieces (for data produced over time, or too large to
     /// hold). The first piece fixes the message's kind; `last` ends it. Text pieces are checked
     /// incrementally: a piece that makes the text invalid UTF-8 is refused.
     pub fn send_fragment(&mut self, kind: MessageKind, data: Bytes, last: bool) -> Result<(), SendError<Bytes>> {
-        if let Err(k) = self.check_send(true) {
-            return Err(SendError { kind: k, payload: data });
+        if let Err(kind) = self.check_send(true) {
+            return Err(SendError::new(kind, data));
         }
         let opcode = match self.sending_stream {
             None => {
@@ -638,6 +669,7 @@ impl Connection {
 
     /// Appends bytes to write to `out` and returns how many: a bounded batch per call (about 64 KiB
     /// plus at most one frame). Call until it returns 0. The bytes count as handed to the transport.
+    #[must_use = "call until it returns 0: the count says whether more output is waiting"]
     pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> usize {
         let before = out.len();
         for chunk in self.send.chunks() {
@@ -675,6 +707,9 @@ impl Connection {
         let Progress { close_written, writable } = self.send.advance(n);
         self.stats.bytes_sent += n as u64;
         self.last_activity = self.last_activity.max(now);
+        if self.config.idle_timeout.is_some() {
+            self.refresh_timers();
+        }
         if writable && self.phase.accepts_sends() {
             self.events.push_back(Event::Writable);
         }
@@ -705,12 +740,7 @@ impl Connection {
     /// runs (after the end, or with every timer off).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut next = [self.drain_deadline, self.close_deadline].into_iter().flatten().min();
-        if self.phase.is_open() {
-            let open = [self.heartbeat.as_ref().map(Heartbeat::deadline), self.idle_deadline()];
-            next = next.into_iter().chain(open.into_iter().flatten()).min();
-        }
-        next
+        self.timers.next()
     }
 
     // ----- getters -----

@@ -289,6 +289,16 @@ impl Sender {
         self.fill();
     }
 
+    /// Queues bytes that are not a frame ahead of everything else: the handshake's response, on
+    /// a connection that has sent nothing yet.
+    pub(crate) fn push_preamble(&mut self, bytes: Bytes) {
+        debug_assert_eq!(self.encoded_total, 0, "the preamble comes before any frame");
+        self.seal_staging();
+        self.encoded_total += bytes.len() as u64;
+        self.wire_len += bytes.len();
+        self.wire.push_back(bytes);
+    }
+
     pub(crate) fn push_ping(&mut self, payload: Bytes) {
         self.control.push_back(Control::Ping(payload));
         self.fill();

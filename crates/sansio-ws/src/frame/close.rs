@@ -130,6 +130,7 @@ pub struct CloseFrame<'a> {
 
 /// A Close payload that breaks §5.5.1 or §7.4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseError {
     /// A one-byte payload: the code needs two.
     OneByte,

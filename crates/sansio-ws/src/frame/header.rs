@@ -150,6 +150,7 @@ pub enum Decoded {
 
 /// A frame header that breaks a rule of RFC 6455 §5. Every variant is the peer's fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameError {
     /// An opcode reserved for future use (3–7, 0xB–0xF) (§5.2).
     ReservedOpcode(u8),

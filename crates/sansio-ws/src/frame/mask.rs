@@ -4,7 +4,7 @@
 //! 4-byte masking key carried in the frame header. The same operation unmasks, because XOR is its
 //! own inverse.
 //!
-//! Payloads often arrive (or are produced) in pieces. Both functions here take an `offset`: the
+//! Payloads often arrive (or are produced) in pieces. Every function here takes an `offset`: the
 //! number of payload bytes of the same frame already processed. Passing the running count keeps the
 //! key aligned across split points, so masking a payload piece by piece gives the same bytes as
 //! masking it in one call.
@@ -78,44 +78,6 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// Copies `src` into `dst`, XORing it with the masking `key` on the way, in a single pass.
-///
-/// Afterwards `dst[i] == src[i] ^ key[(offset + i) % 4]` for every `i`. This is what a sender uses to
-/// write a masked payload straight into its output buffer; `offset` has the same meaning as in
-/// [`apply_mask`].
-///
-/// # Panics
-///
-/// Panics if `dst` and `src` have different lengths.
-///
-/// # Examples
-///
-/// ```
-/// use sansio_ws::frame::mask::copy_masked;
-///
-/// let mut out = [0u8; 5];
-/// copy_masked(&mut out, b"Hello", [0x37, 0xfa, 0x21, 0x3d], 0);
-/// assert_eq!(out, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-/// ```
-pub fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
-    assert_eq!(dst.len(), src.len(), "copy_masked: destination and source lengths differ");
-    let key = rotate_key(key, offset);
-    let wide = expand_key(key);
-
-    let mut dst_blocks = dst.chunks_exact_mut(BLOCK);
-    let mut src_blocks = src.chunks_exact(BLOCK);
-    for (d, s) in (&mut dst_blocks).zip(&mut src_blocks) {
-        for ((d, s), k) in d.iter_mut().zip(s.iter()).zip(wide.iter()) {
-            *d = *s ^ *k;
-        }
-    }
-    let dst_tail = dst_blocks.into_remainder();
-    let src_tail = src_blocks.remainder();
-    for ((d, s), k) in dst_tail.iter_mut().zip(src_tail.iter()).zip(wide.iter()) {
-        *d = *s ^ *k;
-    }
-}
-
 /// Appends `src` masked with `key` (at payload position `offset`) to `dst`: one pass, writing
 /// straight into `dst`'s spare capacity (an exact-size iterator per block lets `Vec::extend`
 /// skip per-byte capacity checks, and the XOR vectorises).
@@ -167,16 +129,6 @@ mod tests {
     }
 
     #[test]
-    fn rfc6455_example_copy_masked() {
-        let mut out = [0u8; 5];
-        copy_masked(&mut out, b"Hello", RFC_KEY, 0);
-        assert_eq!(out, RFC_MASKED_HELLO);
-        let mut back = [0u8; 5];
-        copy_masked(&mut back, &out, RFC_KEY, 0);
-        assert_eq!(&back, b"Hello");
-    }
-
-    #[test]
     fn offsets_continue_across_split_points() {
         for split in 0..=5 {
             let mut buf = RFC_MASKED_HELLO;
@@ -208,11 +160,13 @@ mod tests {
     }
 
     #[test]
-    fn empty_buffers_are_untouched() {
-        let mut empty: [u8; 0] = [];
-        apply_mask(&mut empty, RFC_KEY, 0);
-        apply_mask(&mut empty, RFC_KEY, 3);
-        copy_masked(&mut [], &[], RFC_KEY, 2);
+    fn empty_input_appends_nothing() {
+        let mut dst = vec![1u8, 2, 3];
+        extend_masked(&mut dst, &[], RFC_KEY, 2);
+        assert_eq!(dst, [1, 2, 3]);
+        extend_masked(&mut dst, b"Hello", RFC_KEY, 0);
+        assert_eq!(dst[..3], [1, 2, 3], "what was there stays");
+        assert_eq!(dst[3..], RFC_MASKED_HELLO);
     }
 
     #[test]
@@ -222,17 +176,10 @@ mod tests {
             let mut buf = data.clone();
             apply_mask(&mut buf, RFC_KEY, offset);
             assert_eq!(buf, reference(&data, RFC_KEY, offset));
-            let mut out = vec![0u8; data.len()];
-            copy_masked(&mut out, &data, RFC_KEY, offset);
+            let mut out = Vec::new();
+            extend_masked(&mut out, &data, RFC_KEY, offset);
             assert_eq!(out, reference(&data, RFC_KEY, offset));
         }
-    }
-
-    #[test]
-    #[should_panic(expected = "lengths differ")]
-    fn copy_masked_panics_on_length_mismatch() {
-        let mut dst = [0u8; 3];
-        copy_masked(&mut dst, b"Hello", RFC_KEY, 0);
     }
 
     /// Turns sorted-or-not cut positions into piece boundaries within `0..=len`.
@@ -265,14 +212,14 @@ mod tests {
         }
 
         #[test]
-        fn copy_masked_matches_reference_for_every_length_and_offset(
+        fn extend_masked_matches_reference_for_every_length_and_offset(
             data in prop::collection::vec(any::<u8>(), 300),
             key in any::<[u8; 4]>(),
         ) {
             for len in 0..=data.len() {
                 for offset in 0..8 {
-                    let mut out = vec![0xAAu8; len];
-                    copy_masked(&mut out, &data[..len], key, offset);
+                    let mut out = Vec::new();
+                    extend_masked(&mut out, &data[..len], key, offset);
                     prop_assert_eq!(&out, &reference(&data[..len], key, offset));
                 }
             }
@@ -297,18 +244,18 @@ mod tests {
         }
 
         #[test]
-        fn copy_masked_in_pieces_equals_at_once(
+        fn extend_masked_in_pieces_equals_at_once(
             (data, key) in data_and_key(),
             offset in 0usize..8,
             cuts in prop::collection::vec(any::<usize>(), 0..8),
         ) {
-            let mut whole = vec![0u8; data.len()];
-            copy_masked(&mut whole, &data, key, offset);
+            let mut whole = Vec::new();
+            extend_masked(&mut whole, &data, key, offset);
 
-            let mut pieces = vec![0u8; data.len()];
+            let mut pieces = Vec::new();
             let points = boundaries(data.len(), &cuts);
             for w in points.windows(2) {
-                copy_masked(&mut pieces[w[0]..w[1]], &data[w[0]..w[1]], key, offset + w[0]);
+                extend_masked(&mut pieces, &data[w[0]..w[1]], key, offset + w[0]);
             }
             prop_assert_eq!(&pieces, &whole);
             prop_assert_eq!(&whole, &reference(&data, key, offset));

@@ -5,7 +5,7 @@
 
 mod close;
 mod header;
-pub mod mask;
+pub(crate) mod mask;
 mod opcode;
 
 pub use close::{

@@ -5,8 +5,10 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
+use alloc::boxed::Box;
+use core::time::Duration;
+
 use base64::Engine as _;
-use bytes::Bytes;
 
 use super::extensions::{Extension, ExtensionFormatError, ExtensionParseError, parse_extensions, write_extensions};
 use super::head::{HeadLimits, HeadPhase};
@@ -14,12 +16,18 @@ use super::headers::{
     FieldProblem, Headers, check_extra_field, first_two, httparse_problem, is_token, is_valid_field_value,
     list_elements, trim_ows, write_field,
 };
+use super::upgraded::AgreedDeflate;
+use super::upgraded::Upgraded;
 use super::url::{Target, UrlError};
-use super::{WEBSOCKET_VERSION, accept_key};
+use super::{DEFAULT_TIMEOUT, PERMESSAGE_DEFLATE, WEBSOCKET_VERSION, accept_key};
+#[cfg(feature = "deflate")]
+use crate::deflate::{DeflateConfig, DeflateError};
 use crate::rand::Randomness;
+use crate::{Instant, Role};
 
 /// Settings of a [`ClientHandshake`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Bounds on the response head.
     pub limits: HeadLimits,
@@ -35,9 +43,54 @@ pub struct ClientConfig {
     /// Extra header fields (e.g. `Authorization`, `Cookie`). The fields the handshake writes
     /// itself are refused.
     pub headers: Vec<(String, String)>,
+    /// permessage-deflate (RFC 7692): offered with these settings (after
+    /// [`extensions`](Self::extensions)), and the server's answer checked against them; `None`
+    /// to not offer it. Default on, with [`DeflateConfig::default`].
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
+    /// How long the server may take to answer, from [`ClientHandshake::new`] (so it includes the
+    /// time to connect, if the handshake is created before connecting). Default 10 s.
+    pub timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            limits: HeadLimits::default(),
+            origin: None,
+            subprotocols: Vec::new(),
+            extensions: Vec::new(),
+            headers: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: Some(DeflateConfig::default()),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
 }
 
 impl ClientConfig {
+    /// Sets [`limits`](Self::limits).
+    #[must_use]
+    pub fn with_limits(mut self, limits: HeadLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`deflate`](Self::deflate).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn with_deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     /// Sets the `Origin` to send.
     #[must_use]
     pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
@@ -71,9 +124,10 @@ impl ClientConfig {
 ///
 /// [`new`](Self::new) checks the URI and configuration and builds the request; send the bytes of
 /// [`write_request`](Self::write_request), then feed what the server answers to
-/// [`handle_input`](Self::handle_input) until it yields a [`Response`]. On an error the client
-/// fails the connection (§4.1): it closes the TCP connection without sending anything more.
-#[derive(Debug)]
+/// [`handle_input`](Self::handle_input) until it yields the [`Upgraded`] that becomes the
+/// connection. On an error the client fails the connection (§4.1): it closes the TCP connection
+/// without sending anything more. [`poll_timeout`](Self::poll_timeout) says until when the answer
+/// may take to arrive.
 pub struct ClientHandshake {
     target: Target,
     request: Vec<u8>,
@@ -82,7 +136,23 @@ pub struct ClientHandshake {
     subprotocols: Vec<String>,
     extensions: Vec<Extension>,
     limits: HeadLimits,
+    timeout: Duration,
+    #[cfg(feature = "deflate")]
+    deflate: Option<DeflateConfig>,
     phase: HeadPhase<ClientHandshakeError>,
+    /// The key's generator, handed on to the connection for its masking keys; taken when the
+    /// handshake yields its [`Upgraded`].
+    rng: Option<Box<dyn Randomness>>,
+}
+
+impl fmt::Debug for ClientHandshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientHandshake")
+            .field("target", &self.target)
+            .field("key", &self.key)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Fields the client writes itself (or that would announce a request body).
@@ -100,10 +170,23 @@ const RESERVED_IN_REQUEST: &[&str] = &[
 ];
 
 impl ClientHandshake {
-    /// Prepares a handshake to `uri` (`ws://` or `wss://`), drawing the 16-byte key from `rng`.
+    /// Prepares a handshake to `uri` (`ws://` or `wss://`) started at `now`, with the operating
+    /// system's random generator for the key and, later, the connection's masking keys.
     ///
     /// Errors are the caller's: an unusable URI or configuration.
-    pub fn new(uri: &str, config: ClientConfig, rng: &mut dyn Randomness) -> Result<Self, RequestError> {
+    #[cfg(feature = "std")]
+    pub fn new(uri: &str, config: ClientConfig, now: Instant) -> Result<Self, RequestError> {
+        Self::with_randomness(uri, config, now, Box::new(crate::rand::OsRandom::new()))
+    }
+
+    /// Like [`new`](Self::new), drawing the key and the connection's masking keys from `rng`
+    /// (required without `std`; reproducible with [`SeededRandom`](crate::rand::SeededRandom)).
+    pub fn with_randomness(
+        uri: &str,
+        config: ClientConfig,
+        now: Instant,
+        mut rng: Box<dyn Randomness>,
+    ) -> Result<Self, RequestError> {
         let target = Target::parse(uri).map_err(RequestError::Url)?;
         if let Some(origin) = &config.origin {
             if origin.is_empty() || !is_valid_field_value(origin) {
@@ -118,8 +201,17 @@ impl ClientHandshake {
                 return Err(RequestError::DuplicateSubprotocol { protocol: p.clone() });
             }
         }
+        if config.extensions.iter().any(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE)) {
+            return Err(RequestError::DeflateInExtensions);
+        }
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+        let mut offers = config.extensions;
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &config.deflate {
+            offers.push(deflate.offer());
+        }
         let mut extensions = String::new();
-        write_extensions(&config.extensions, &mut extensions).map_err(RequestError::InvalidExtension)?;
+        write_extensions(&offers, &mut extensions).map_err(RequestError::InvalidExtension)?;
         for (name, value) in &config.headers {
             check_extra_field(name, value, RESERVED_IN_REQUEST).map_err(|p| match p {
                 FieldProblem::Name => RequestError::InvalidHeaderName { name: name.clone() },
@@ -162,33 +254,64 @@ impl ClientHandshake {
             key,
             expected_accept,
             subprotocols: config.subprotocols,
-            extensions: config.extensions,
+            extensions: offers,
             limits: config.limits,
-            phase: HeadPhase::new(&config.limits),
+            timeout: config.timeout,
+            #[cfg(feature = "deflate")]
+            deflate: config.deflate,
+            phase: HeadPhase::new(&config.limits, now + config.timeout),
+            rng: Some(rng),
         })
     }
 
     /// Feeds bytes read from the connection, in pieces of any size.
     ///
     /// - `Ok(None)`: the response head is not complete yet; read more (not an error).
-    /// - `Ok(Some(response))`: the server accepted; the connection is open. Bytes after the head
-    ///   (frames the server sent at once) are kept for [`take_trailing`](Self::take_trailing);
-    ///   input given after this point is appended to them and `Ok(None)` is returned.
+    /// - `Ok(Some(upgraded))`: the server accepted; the connection is open. The [`Upgraded`]
+    ///   carries the server's response, what was agreed and the bytes after the head (frames the
+    ///   server sent at once); [`Upgraded::into_connection`] makes the connection. Give every
+    ///   later byte to the connection: a further call here is refused with
+    ///   [`ClientHandshakeError::AlreadyUpgraded`].
     /// - `Err(e)`: fail the connection. Every later call returns the same error.
-    pub fn handle_input(&mut self, data: &[u8]) -> Result<Option<Response>, ClientHandshakeError> {
+    pub fn handle_input(&mut self, data: &[u8]) -> Result<Option<Upgraded>, ClientHandshakeError> {
+        if self.phase.is_done() {
+            return Err(ClientHandshakeError::AlreadyUpgraded);
+        }
         let limit = self.limits.max_head_size;
         // The phase is taken out for the call so that `parse_response` can borrow the rest.
-        let mut phase = core::mem::replace(&mut self.phase, HeadPhase::new(&self.limits));
+        let mut phase = core::mem::replace(&mut self.phase, HeadPhase::new(&self.limits, Instant::MAX));
         let result =
             phase.feed(data, || ClientHandshakeError::HeadTooLarge { limit }, |head| self.parse_response(head));
+        let upgraded = result.map(|done| {
+            done.map(|(response, deflate)| Upgraded {
+                role: Role::Client,
+                response: Vec::new(),
+                subprotocol: response.subprotocol.clone(),
+                extensions: response.extensions.clone(),
+                deflate,
+                trailing: phase.take_trailing(),
+                rng: self.rng.take(),
+                server_response: Some(response),
+            })
+        });
         self.phase = phase;
-        result
+        upgraded
     }
 
-    /// Takes the bytes received after the response head. Hand them to the connection before any
-    /// further input.
-    pub fn take_trailing(&mut self) -> Bytes {
-        self.phase.take_trailing()
+    /// Until when the server's answer may take to arrive: call
+    /// [`handle_timeout`](Self::handle_timeout) then. `None` once the answer is complete (or the
+    /// handshake failed).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.phase.deadline()
+    }
+
+    /// The deadline of [`poll_timeout`](Self::poll_timeout) may have passed. Past it, while the
+    /// answer is still incomplete, the handshake fails with [`ClientHandshakeError::Timeout`].
+    /// Spurious calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ClientHandshakeError> {
+        let after = self.timeout;
+        self.phase.handle_timeout(now, || ClientHandshakeError::Timeout { after })
     }
 
     /// Appends the opening request to `out`. It is the same every time; send it once.
@@ -206,12 +329,13 @@ impl ClientHandshake {
         &self.key
     }
 
-    /// Whether a response has been returned.
+    /// Whether the handshake has yielded its [`Upgraded`].
     pub fn is_done(&self) -> bool {
         self.phase.is_done()
     }
 
-    fn parse_response(&self, head: &[u8]) -> Result<Response, ClientHandshakeError> {
+    /// The validated response, with the permessage-deflate parameters its answer agreed.
+    fn parse_response(&self, head: &[u8]) -> Result<(Response, AgreedDeflate), ClientHandshakeError> {
         let mut slots = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
         let mut parsed = httparse::Response::new(&mut slots);
         match parsed.parse(head) {
@@ -276,7 +400,27 @@ impl ClientHandshake {
                 Some(p)
             }
         };
-        Ok(Response { status, headers, subprotocol, extensions })
+        let deflate = self.agreed_deflate(&extensions)?;
+        Ok((Response { status, headers, subprotocol, extensions }, deflate))
+    }
+
+    /// Checks the server's permessage-deflate answer, if any, against the offer.
+    #[cfg(feature = "deflate")]
+    fn agreed_deflate(&self, extensions: &[Extension]) -> Result<AgreedDeflate, ClientHandshakeError> {
+        let answer = extensions.iter().find(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
+        match (answer, self.deflate) {
+            (Some(answer), Some(deflate)) => {
+                let params = deflate.accept_response(answer).map_err(ClientHandshakeError::Deflate)?;
+                Ok(Some((params, deflate)))
+            }
+            // Not offered: the check against the offers has refused it already.
+            _ => Ok(None),
+        }
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn agreed_deflate(&self, _: &[Extension]) -> Result<AgreedDeflate, ClientHandshakeError> {
+        Ok(None)
     }
 }
 
@@ -388,6 +532,17 @@ pub enum ClientHandshakeError {
         /// Its name.
         name: String,
     },
+    /// The server's permessage-deflate answer does not fit the offer (RFC 7692 §7.1).
+    #[cfg(feature = "deflate")]
+    Deflate(DeflateError),
+    /// The answer did not arrive within [`ClientConfig::timeout`].
+    Timeout {
+        /// The timeout in force.
+        after: Duration,
+    },
+    /// Bytes were given to the handshake after it had yielded its [`Upgraded`]: they belong to
+    /// the connection (this side's mistake, not the server's).
+    AlreadyUpgraded,
 }
 
 impl ClientHandshakeError {
@@ -435,6 +590,12 @@ impl fmt::Display for ClientHandshakeError {
                 write!(f, "the server uses extension {name:?}, which was not offered")
             }
             ClientHandshakeError::DuplicateExtension { name } => write!(f, "the server lists extension {name:?} twice"),
+            #[cfg(feature = "deflate")]
+            ClientHandshakeError::Deflate(e) => write!(f, "unacceptable permessage-deflate answer: {e}"),
+            ClientHandshakeError::Timeout { after } => write!(f, "the server did not answer within {after:?}"),
+            ClientHandshakeError::AlreadyUpgraded => {
+                f.write_str("the handshake is over: bytes after the response belong to the connection")
+            }
         }
     }
 }
@@ -444,6 +605,8 @@ impl std::error::Error for ClientHandshakeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ClientHandshakeError::InvalidExtensions(e) => Some(e),
+            #[cfg(feature = "deflate")]
+            ClientHandshakeError::Deflate(e) => Some(e),
             _ => None,
         }
     }
@@ -483,6 +646,9 @@ pub enum RequestError {
     },
     /// An extension offer cannot be written.
     InvalidExtension(ExtensionFormatError),
+    /// permessage-deflate was put in [`ClientConfig::extensions`]: the handshake offers it
+    /// itself, from [`ClientConfig::deflate`], so that the connection compresses as agreed.
+    DeflateInExtensions,
 }
 
 impl From<UrlError> for RequestError {
@@ -501,6 +667,9 @@ impl fmt::Display for RequestError {
             RequestError::InvalidSubprotocol { protocol } => write!(f, "subprotocol {protocol:?} is not a token"),
             RequestError::DuplicateSubprotocol { protocol } => write!(f, "subprotocol {protocol:?} is listed twice"),
             RequestError::InvalidExtension(e) => write!(f, "cannot write the extension offers: {e}"),
+            RequestError::DeflateInExtensions => {
+                f.write_str("permessage-deflate is offered by the handshake (ClientConfig::deflate), not in extensions")
+            }
         }
     }
 }

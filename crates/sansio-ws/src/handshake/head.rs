@@ -10,11 +10,14 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
+use crate::Instant;
+
 /// Bounds on the HTTP head (start line and header fields) a handshake reads.
 ///
 /// A peer that exceeds either bound gets an error (answered with `431 Request Header Fields Too
 /// Large` on the server) instead of making the reader grow without limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeadLimits {
     /// The largest head accepted, in bytes, including the final blank line.
     pub max_head_size: usize,
@@ -35,6 +38,11 @@ impl Default for HeadLimits {
     }
 }
 
+with_setters!(HeadLimits {
+    with_max_head_size => max_head_size: usize,
+    with_max_headers => max_headers: usize,
+});
+
 /// The head did not end within [`HeadLimits::max_head_size`] bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct HeadTooLarge;
@@ -54,6 +62,8 @@ pub(crate) struct CompleteHead {
 pub(crate) struct HeadPhase<E> {
     state: PhaseState<E>,
     trailing: Vec<u8>,
+    /// The head must be complete by then.
+    deadline: Instant,
 }
 
 #[derive(Debug)]
@@ -64,8 +74,27 @@ enum PhaseState<E> {
 }
 
 impl<E: Clone> HeadPhase<E> {
-    pub(crate) fn new(limits: &HeadLimits) -> Self {
-        HeadPhase { state: PhaseState::Reading(HeadReader::new(limits)), trailing: Vec::new() }
+    pub(crate) fn new(limits: &HeadLimits, deadline: Instant) -> Self {
+        HeadPhase { state: PhaseState::Reading(HeadReader::new(limits)), trailing: Vec::new(), deadline }
+    }
+
+    /// The deadline, while the head is still being read.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        matches!(self.state, PhaseState::Reading(_)).then_some(self.deadline)
+    }
+
+    /// Fails the phase with `timeout()` if the head is still being read at or after the
+    /// deadline. A failed phase keeps its error; a finished one is not affected.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, timeout: impl FnOnce() -> E) -> Result<(), E> {
+        match &self.state {
+            PhaseState::Reading(_) if now >= self.deadline => {
+                let e = timeout();
+                self.state = PhaseState::Failed(e.clone());
+                Err(e)
+            }
+            PhaseState::Failed(e) => Err(e.clone()),
+            _ => Ok(()),
+        }
     }
 
     /// Feeds a piece of input; `parse` validates the head once it is complete.

@@ -6,9 +6,9 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
+use core::time::Duration;
 
 use base64::Engine as _;
-use bytes::Bytes;
 
 use super::extensions::{Extension, ExtensionFormatError, ExtensionParseError, parse_extensions, write_extensions};
 use super::head::{HeadLimits, HeadPhase};
@@ -17,21 +17,78 @@ use super::headers::{
     write_status_line,
 };
 use super::origin::{OriginPolicy, split_authority};
-use super::{WEBSOCKET_VERSION, accept_key};
+use super::upgraded::{AgreedDeflate, Upgraded};
+use super::{DEFAULT_TIMEOUT, PERMESSAGE_DEFLATE, WEBSOCKET_VERSION, accept_key};
+#[cfg(feature = "deflate")]
+use crate::deflate::DeflateConfig;
+use crate::{Instant, Role};
 
 /// Settings of a [`ServerHandshake`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Bounds on the request head.
     pub limits: HeadLimits,
     /// Which `Origin`s are accepted; [`OriginPolicy::SameHost`] by default.
     pub origin_policy: OriginPolicy,
+    /// permessage-deflate (RFC 7692): accept a client's offer with these settings, or `None` to
+    /// decline every offer. Default on, with [`DeflateConfig::default`].
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
+    /// How long the request head may take to arrive, from [`ServerHandshake::new`]; a client that
+    /// connects and sends nothing, or a byte now and then, gets a `408` then. Default 10 s.
+    pub timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            limits: HeadLimits::default(),
+            origin_policy: OriginPolicy::default(),
+            #[cfg(feature = "deflate")]
+            deflate: Some(DeflateConfig::default()),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Sets [`limits`](Self::limits).
+    #[must_use]
+    pub fn with_limits(mut self, limits: HeadLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`origin_policy`](Self::origin_policy).
+    #[must_use]
+    pub fn with_origin_policy(mut self, policy: OriginPolicy) -> Self {
+        self.origin_policy = policy;
+        self
+    }
+
+    /// Sets [`deflate`](Self::deflate).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn with_deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
 }
 
 /// The server side of the opening handshake: feed it bytes until it yields a validated
-/// [`Request`], then answer with [`Request::accept`] or [`Reject::write`].
+/// [`Request`], then answer with [`accept`](Self::accept) (which gives the [`Upgraded`] that
+/// becomes the connection) or [`Reject::write`].
 ///
 /// On an error, write [`HandshakeError::write_response`] to the peer and close the connection.
+/// [`poll_timeout`](Self::poll_timeout) says until when the request may take to arrive.
 #[derive(Debug)]
 pub struct ServerHandshake {
     config: ServerConfig,
@@ -41,18 +98,20 @@ pub struct ServerHandshake {
 }
 
 impl ServerHandshake {
-    /// A handshake waiting for the first byte of a request.
-    pub fn new(config: ServerConfig) -> Self {
-        let phase = HeadPhase::new(&config.limits);
+    /// A handshake waiting for the first byte of a request, on a connection accepted at `now`
+    /// (the [`timeout`](ServerConfig::timeout) counts from it).
+    pub fn new(config: ServerConfig, now: Instant) -> Self {
+        let phase = HeadPhase::new(&config.limits, now + config.timeout);
         ServerHandshake { config, phase, plain_get: None }
     }
 
     /// Feeds bytes read from the connection, in pieces of any size.
     ///
     /// - `Ok(None)`: the head is not complete yet; read more (this is not an error).
-    /// - `Ok(Some(request))`: a complete, valid WebSocket request. Bytes that followed its head
-    ///   are kept for [`take_trailing`](Self::take_trailing). Input given after this point is
-    ///   appended to those trailing bytes and `Ok(None)` is returned.
+    /// - `Ok(Some(request))`: a complete, valid WebSocket request; answer it with
+    ///   [`accept`](Self::accept) or a [`Reject`]. Bytes that followed its head are kept for the
+    ///   connection ([`Upgraded::trailing`]); input given after this point is added to them and
+    ///   `Ok(None)` is returned.
     /// - `Err(e)`: the request is refused; send [`HandshakeError::write_response`] and close.
     ///   Every later call returns the same error.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
@@ -71,10 +130,46 @@ impl ServerHandshake {
         )
     }
 
-    /// Takes the bytes received after the request head: WebSocket frames the client sent without
-    /// waiting for the response. Hand them to the connection before any further input.
-    pub fn take_trailing(&mut self) -> Bytes {
-        self.phase.take_trailing()
+    /// Until when the request head may take to arrive: call
+    /// [`handle_timeout`](Self::handle_timeout) then. `None` once the head is complete (or the
+    /// handshake failed).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.phase.deadline()
+    }
+
+    /// The deadline of [`poll_timeout`](Self::poll_timeout) may have passed. Past it, while the
+    /// head is still incomplete, the handshake fails with [`HandshakeError::Timeout`] (answer it
+    /// with [`HandshakeError::write_response`], a `408`, and close). Spurious calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), HandshakeError> {
+        let after = self.config.timeout;
+        self.phase.handle_timeout(now, || HandshakeError::Timeout { after })
+    }
+
+    /// Accepts `request` (the one [`handle_input`](Self::handle_input) returned) with the
+    /// subprotocol, extensions and header fields of `accept`, and negotiates permessage-deflate
+    /// when [`ServerConfig::deflate`] is set. The [`Upgraded`] holds the `101` response, what was
+    /// agreed, and the bytes the client sent after its request; turn it into the connection with
+    /// [`Upgraded::into_connection`].
+    ///
+    /// Errors are misuse by the application (a subprotocol or extension the client did not offer,
+    /// an invalid or reserved header field, permessage-deflate in `accept` instead of in the
+    /// configuration); answer the client with a `500` ([`Reject`]) then.
+    pub fn accept(self, request: &Request, mut accept: Accept) -> Result<Upgraded, AcceptError> {
+        let ServerHandshake { config, mut phase, .. } = self;
+        let negotiated = negotiate_deflate(&config, request, &mut accept)?;
+        let mut response = Vec::with_capacity(160);
+        request.write_accept(&accept, &mut response)?;
+        Ok(Upgraded {
+            role: Role::Server,
+            response,
+            subprotocol: accept.subprotocol,
+            extensions: accept.extensions,
+            deflate: negotiated,
+            trailing: phase.take_trailing(),
+            rng: None,
+            server_response: None,
+        })
     }
 
     /// Whether a request has been returned.
@@ -108,6 +203,31 @@ fn plain_get_path(head: &[u8]) -> Option<String> {
     Some(path)
 }
 
+/// The server's permessage-deflate choice, added to `accept`'s extensions: the parameters and the
+/// settings to run with, or `None`.
+#[cfg(feature = "deflate")]
+fn negotiate_deflate(
+    config: &ServerConfig,
+    request: &Request,
+    accept: &mut Accept,
+) -> Result<AgreedDeflate, AcceptError> {
+    if accept.extensions.iter().any(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE)) {
+        return Err(AcceptError::DeflateInAccept);
+    }
+    let Some(deflate) = config.deflate else { return Ok(None) };
+    let Some((answer, params)) = deflate.negotiate(request.extensions()) else { return Ok(None) };
+    accept.extensions.push(answer);
+    Ok(Some((params, deflate)))
+}
+
+#[cfg(not(feature = "deflate"))]
+fn negotiate_deflate(_: &ServerConfig, _: &Request, accept: &mut Accept) -> Result<AgreedDeflate, AcceptError> {
+    if accept.extensions.iter().any(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE)) {
+        return Err(AcceptError::DeflateInAccept);
+    }
+    Ok(None)
+}
+
 /// A validated WebSocket opening request.
 ///
 /// It can only be obtained from [`ServerHandshake::handle_input`], so every accessor returns data
@@ -132,7 +252,7 @@ impl Request {
     ///
     /// Errors are misuse by the application (a subprotocol or extension the client did not offer,
     /// an invalid or reserved header field); nothing is written then.
-    pub fn accept(&self, accept: &Accept, out: &mut Vec<u8>) -> Result<(), AcceptError> {
+    fn write_accept(&self, accept: &Accept, out: &mut Vec<u8>) -> Result<(), AcceptError> {
         if let Some(p) = &accept.subprotocol {
             if !self.subprotocols.iter().any(|o| o == p) {
                 return Err(AcceptError::SubprotocolNotOffered { protocol: p.clone() });
@@ -224,13 +344,15 @@ impl Request {
     }
 }
 
-/// What the application accepts: written by [`Request::accept`].
+/// What the application accepts: written by [`ServerHandshake::accept`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Accept {
     /// The subprotocol chosen among [`Request::subprotocols`], if any.
     pub subprotocol: Option<String>,
     /// The extensions accepted, with the parameters of the response, in the order they apply.
-    /// Each must have been offered (by name), at most once.
+    /// Each must have been offered (by name), at most once. permessage-deflate is not among them:
+    /// the handshake negotiates it from [`ServerConfig::deflate`].
     pub extensions: Vec<Extension>,
     /// Extra header fields (e.g. `Set-Cookie`). The fields the handshake writes itself are
     /// refused.
@@ -269,6 +391,7 @@ impl Accept {
 /// redirect, the server is busy): written by [`Reject::write`] with `Connection: close` and a
 /// `Content-Length` for the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reject {
     /// The status code, 200 to 599.
     pub status: u16,
@@ -311,7 +434,7 @@ impl Reject {
     }
 }
 
-/// Fields [`Request::accept`] writes itself.
+/// Fields [`ServerHandshake::accept`] writes itself.
 const RESERVED_IN_101: &[&str] = &[
     "Upgrade",
     "Connection",
@@ -576,6 +699,11 @@ pub enum HandshakeError {
         /// The origin received.
         origin: String,
     },
+    /// The request head did not arrive within [`ServerConfig::timeout`]. Status 408.
+    Timeout {
+        /// The timeout in force.
+        after: Duration,
+    },
 }
 
 impl HandshakeError {
@@ -586,6 +714,7 @@ impl HandshakeError {
             HandshakeError::MethodNotAllowed { .. } => 405,
             HandshakeError::MissingVersion | HandshakeError::UnsupportedVersion { .. } => 426,
             HandshakeError::OriginRefused { .. } => 403,
+            HandshakeError::Timeout { .. } => 408,
             _ => 400,
         }
     }
@@ -650,6 +779,7 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::InvalidExtensions(e) => write!(f, "invalid Sec-WebSocket-Extensions: {e}"),
             HandshakeError::OriginRefused { origin } => write!(f, "origin {origin:?} is not allowed"),
+            HandshakeError::Timeout { after } => write!(f, "the request did not arrive within {after:?}"),
         }
     }
 }
@@ -705,6 +835,9 @@ pub enum AcceptError {
         /// The status.
         status: u16,
     },
+    /// permessage-deflate was put in [`Accept::extensions`]: the handshake negotiates it itself,
+    /// from [`ServerConfig::deflate`], so that the connection compresses as agreed.
+    DeflateInAccept,
 }
 
 impl fmt::Display for AcceptError {
@@ -722,6 +855,9 @@ impl fmt::Display for AcceptError {
             }
             AcceptError::ReservedHeader { name } => write!(f, "header field {name} is written by the handshake"),
             AcceptError::InvalidStatus { status } => write!(f, "status {status} cannot refuse a handshake"),
+            AcceptError::DeflateInAccept => {
+                f.write_str("permessage-deflate is negotiated by the handshake (ServerConfig::deflate), not in Accept")
+            }
         }
     }
 }
