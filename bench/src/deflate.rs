@@ -13,8 +13,9 @@ use std::fmt::Write as _;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use sansio_ws::connection::Connection;
 use sansio_ws::deflate::{DeflateConfig, DeflateParams};
+use sansio_ws::handshake::{Accept, ServerConfig, ServerHandshake, Upgraded};
 
-use crate::{Batch, Decode, Encode, OursDecoder, OursEncoder, Rng, Workload, encode_frame_rsv1, ours_config};
+use crate::{Batch, Decode, Encode, NOW, OursDecoder, OursEncoder, Rng, Workload, encode_frame_rsv1, ours_config};
 
 /// The four bytes a sync flush ends with: RFC 7692 §7.2.1 has the sender remove them from each
 /// message and the receiver append them again.
@@ -31,14 +32,41 @@ pub fn level() -> u32 {
 /// The sansio-ws deflate configuration of the benchmarks: defaults, but every message compressed
 /// (threshold 0).
 pub fn ours_deflate_config() -> DeflateConfig {
-    DeflateConfig { threshold: 0, ..DeflateConfig::default() }
+    DeflateConfig::default().with_threshold(0)
 }
 
-/// What a server with [`ours_deflate_config`] agrees to with a client offering the defaults:
-/// 2^15 windows and context takeover both ways.
-pub fn negotiated() -> DeflateParams {
-    let offer = DeflateConfig::default().offer();
-    let (_, params) = ours_deflate_config().negotiate(&[offer]).expect("the default offer is accepted");
+/// The opening request of a client offering permessage-deflate with the defaults (the offer
+/// `ClientConfig::default()` sends; the key is RFC 6455's example, §1.3).
+pub const CLIENT_REQUEST: &[u8] = b"GET /bench HTTP/1.1\r\n\
+    Host: localhost\r\n\
+    Upgrade: websocket\r\n\
+    Connection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\
+    Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+    \r\n";
+
+/// The `Sec-WebSocket-Accept` value of [`CLIENT_REQUEST`]'s key (RFC 6455 §1.3).
+const ACCEPT_KEY: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// The server side of the opening handshake with [`CLIENT_REQUEST`], deflate configured as
+/// [`ours_deflate_config`]: what a driver gets from `ServerHandshake::accept`.
+pub fn ours_deflate_handshake() -> Upgraded {
+    let config = ServerConfig::default().with_deflate(Some(ours_deflate_config()));
+    let mut handshake = ServerHandshake::new(config, NOW);
+    let request = handshake
+        .handle_input(CLIENT_REQUEST)
+        .unwrap_or_else(|e| panic!("the canned request is refused: {e}"))
+        .expect("the canned request is complete");
+    let upgraded = handshake.accept(&request, Accept::new()).unwrap_or_else(|e| panic!("accept failed: {e}"));
+    assert!(upgraded.trailing().is_empty(), "no frames follow the canned request");
+    upgraded
+}
+
+/// What `upgraded` (from [`ours_deflate_handshake`]) agreed, checked to be what the direct flate2
+/// reference runs: 2^15 windows and context takeover both ways.
+pub fn negotiated(upgraded: &Upgraded) -> DeflateParams {
+    let params = upgraded.deflate().expect("permessage-deflate is agreed");
     assert!(
         !params.server_no_context_takeover
             && !params.client_no_context_takeover
@@ -49,11 +77,38 @@ pub fn negotiated() -> DeflateParams {
     params
 }
 
-/// A sansio-ws server connection with permessage-deflate enabled as negotiated above.
+/// A sansio-ws server connection with permessage-deflate as a driver gets it: from the
+/// handshake with [`CLIENT_REQUEST`] ([`ours_deflate_handshake`], `into_connection`), its first
+/// output (the `101` response, checked here) already written, so that what it sends from now on
+/// is frames only.
 pub fn ours_deflate_server() -> Connection {
-    let mut conn = Connection::server(ours_config());
-    conn.enable_deflate(negotiated(), &ours_deflate_config());
+    let upgraded = ours_deflate_handshake();
+    negotiated(&upgraded);
+    let response = upgraded.response_bytes().to_vec();
+    let mut conn = upgraded.into_connection(ours_config(), NOW);
+    assert!(conn.is_deflate_enabled(), "into_connection enables deflate");
+    let mut written = Vec::new();
+    conn.poll_transmit(NOW, &mut written);
+    assert!(written == response, "the connection's first output is the 101 response");
+    check_response(&written);
+    assert!(!conn.wants_write(), "nothing but the 101 response before the first send");
     conn
+}
+
+/// Checks the `101` response to [`CLIENT_REQUEST`]: switching protocols, the accept key, and
+/// permessage-deflate agreed.
+fn check_response(response: &[u8]) {
+    let text = std::str::from_utf8(response).expect("the 101 response is text");
+    let lines: Vec<&str> = text.strip_suffix("\r\n\r\n").expect("one whole response head").split("\r\n").collect();
+    assert!(lines[0].starts_with("HTTP/1.1 101 "), "status line {:?}", lines[0]);
+    let field = |name: &str| {
+        lines[1..]
+            .iter()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
+    };
+    assert_eq!(field("Sec-WebSocket-Accept"), Some(ACCEPT_KEY), "{text}");
+    let extensions = field("Sec-WebSocket-Extensions").expect("permessage-deflate is in the response");
+    assert!(extensions.starts_with("permessage-deflate"), "{text}");
 }
 
 // ----- generation -----
@@ -403,6 +458,27 @@ mod tests {
         msgs.extend(json_messages(seed + 1, 3, 64 << 10));
         msgs.extend(json_messages(seed + 2, 5, 300));
         leak(Batch::new(true, msgs))
+    }
+
+    #[test]
+    fn the_canned_request_offers_what_a_default_client_offers() {
+        let mut offer = String::new();
+        sansio_ws::handshake::write_extensions(&[DeflateConfig::default().offer()], &mut offer).unwrap();
+        let line = format!("\r\nSec-WebSocket-Extensions: {offer}\r\n");
+        assert!(CLIENT_REQUEST.windows(line.len()).any(|w| w == line.as_bytes()), "{offer}");
+    }
+
+    #[test]
+    fn the_deflate_connection_comes_from_the_handshake_with_its_response_written() {
+        // ours_deflate_server checks the 101 response it drains and that nothing else is queued.
+        let mut conn = ours_deflate_server();
+        conn.send_text_copy("hello hello hello").unwrap_or_else(|e| panic!("{:?}", e.kind()));
+        let mut wire = Vec::new();
+        conn.poll_transmit(NOW, &mut wire);
+        let frames = parse_frames_rsv1(&wire);
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].fin && frames[0].rsv1 && !frames[0].masked && frames[0].opcode == 1);
+        assert_eq!(RefInflater::default().inflate(&frames[0].payload), b"hello hello hello");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use sansio_ws::Instant;
 use sansio_ws::connection::{Config, Connection, Event, Message, Utf8Bytes};
+use sansio_ws::error::SendError;
 
 pub mod deflate;
 
@@ -416,7 +417,7 @@ pub fn verify(dec: &mut dyn Decode, w: &Workload) {
 /// The configuration every sansio-ws connection of the benchmarks uses: no heartbeat, default limits
 /// (16 MiB frames, 64 MiB messages).
 pub fn ours_config() -> Config {
-    Config { heartbeat: None, ..Config::default() }
+    Config::default().with_heartbeat(None)
 }
 
 /// sansio-ws, fed as its mio driver feeds it: a read (at most 64 KiB) into one reused buffer,
@@ -431,7 +432,7 @@ pub struct OursDecoder {
 impl OursDecoder {
     /// A server connection reading `wire`.
     pub fn new(wire: &'static [u8]) -> Self {
-        OursDecoder::with_connection(Connection::server(ours_config()), wire)
+        OursDecoder::with_connection(Connection::server(ours_config(), NOW), wire)
     }
 
     /// `conn` reading `wire`.
@@ -643,7 +644,7 @@ impl OursEncoder {
 
     /// As [`new`](Self::new), sending handles to owned payloads (`Bytes` clones).
     pub fn owned(client: bool, batch: &'static Batch) -> Self {
-        let conn = if client { Connection::client(ours_config()) } else { Connection::server(ours_config()) };
+        let conn = if client { Connection::client(ours_config(), NOW) } else { Connection::server(ours_config(), NOW) };
         OursEncoder::with_connection(conn, batch, false)
     }
 
@@ -662,19 +663,19 @@ impl Encode for OursEncoder {
         }
         if self.borrowed && self.batch.text {
             for t in &self.batch.raw_str {
-                self.conn.send_text_copy(t).expect("sansio-ws: send refused");
+                self.conn.send_text_copy(t).unwrap_or_else(refused);
             }
         } else if self.borrowed {
             for r in &self.batch.raw {
-                self.conn.send_binary_copy(r).expect("sansio-ws: send refused");
+                self.conn.send_binary_copy(r).unwrap_or_else(refused);
             }
         } else if self.batch.text {
             for t in &self.batch.ours_text {
-                self.conn.send_text(t.clone()).expect("sansio-ws: send refused");
+                self.conn.send_text(t.clone()).unwrap_or_else(refused);
             }
         } else {
             for b in &self.batch.ours_bin {
-                self.conn.send_binary(b.clone()).expect("sansio-ws: send refused");
+                self.conn.send_binary(b.clone()).unwrap_or_else(refused);
             }
         }
         let before = self.sink.out.borrow().count;
@@ -694,6 +695,13 @@ impl Encode for OursEncoder {
     fn captured(&mut self) -> Vec<u8> {
         take_captured(&self.sink.out)
     }
+}
+
+/// A refused send: panics with the reason only (a `SendError` hands the payload back, and its
+/// `Debug` would print all of it).
+#[cold]
+fn refused<T>(e: SendError<T>) {
+    panic!("sansio-ws: send refused: {:?}", e.kind());
 }
 
 fn take_captured(out: &Rc<RefCell<Written>>) -> Vec<u8> {
