@@ -22,9 +22,9 @@
 //! - [`utf8`]: a streaming UTF-8 validator that fails at the first bad byte.
 //! - [`handshake`]: the HTTP/1.1 Upgrade handshake for both roles (RFC 6455 §4).
 //! - [`connection`]: the state machine of an established WebSocket.
-//! - [`deflate`]: permessage-deflate (RFC 7692), feature `deflate`.
+//! - `deflate`: permessage-deflate (RFC 7692), feature `deflate`.
 //! - `sim`: an in-memory client/server pair on a virtual clock, for tests (feature `sim`).
-//! - [`time`]: the core's [`Instant`], and (with `std`) [`Epoch`](time::Epoch) to convert from a
+//! - [`time`]: the core's [`Instant`], and (with `std`) `time::Epoch` to convert from a
 //!   `std::time::Instant` clock.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,5 +1,5 @@
 //! A `#![no_std]` user of sansio-ws: the frame codec, both roles of the opening handshake, and a
-//! client and a server [`Connection`] exchanging a message and closing, with time and randomness
+//! client and a server [`Connection`](sansio_ws::connection::Connection) exchanging a message and closing, with time and randomness
 //! supplied by the caller, as firmware would supply them (a tick counter, a hardware RNG).
 //!
 //! Built alone (`cargo build -p no-std-check`), sansio-ws has no `std` feature here. With
@@ -96,7 +96,7 @@ pub fn codec_round_trip(payload: &[u8], rng: &mut dyn Randomness) -> Result<Vec<
     }
 }
 
-/// Runs the opening handshake for both roles, then a client and a server [`Connection`]: the
+/// Runs the opening handshake for both roles, then a client and a server [`Connection`](sansio_ws::connection::Connection): the
 /// client sends `text`, the server echoes it, the client closes. Time starts at `start_ms`
 /// milliseconds on the caller's clock and advances one millisecond per step; `seed` feeds the
 /// client's randomness (handshake key and masking keys).

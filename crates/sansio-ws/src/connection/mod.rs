@@ -37,7 +37,7 @@
 //! A connection usually comes from a finished opening handshake,
 //! [`Upgraded::into_connection`](crate::handshake::Upgraded::into_connection) (see
 //! [`handshake`](crate::handshake) for the whole life); [`Connection::server`] and
-//! [`Connection::client`] build one directly, over a transport whose handshake was done elsewhere.
+//! `Connection::client` build one directly, over a transport whose handshake was done elsewhere.
 //!
 //! ```
 //! use sansio_ws::connection::{Config, Connection, Event, Message};

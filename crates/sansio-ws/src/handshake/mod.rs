@@ -33,7 +33,7 @@
 //!
 //! Subprotocols are offered and chosen as plain tokens. Extensions are parsed into
 //! [`Extension`] values (§9.1) and written back with [`write_extensions`]. permessage-deflate is
-//! negotiated here, from [`ServerConfig::deflate`] and [`ClientConfig::deflate`] (on by default
+//! negotiated here, from `ServerConfig::deflate` and `ClientConfig::deflate` (on by default
 //! with the `deflate` feature). Browsers' cross-site requests are filtered by an [`OriginPolicy`]
 //! (same host by default).
 //!
