@@ -146,13 +146,20 @@ impl<E: Clone> HeadPhase<E> {
 pub(crate) struct HeadReader {
     buf: Vec<u8>,
     max_head_size: usize,
-    /// How many bytes the end-of-head search has looked at in total (for the linear-work test).
+    /// How many bytes the end-of-head search has looked at in total (for the linear-work test
+    /// only: not kept outside tests).
+    #[cfg(test)]
     scanned: usize,
 }
 
 impl HeadReader {
     pub(crate) fn new(limits: &HeadLimits) -> Self {
-        HeadReader { buf: Vec::new(), max_head_size: limits.max_head_size, scanned: 0 }
+        HeadReader {
+            buf: Vec::new(),
+            max_head_size: limits.max_head_size,
+            #[cfg(test)]
+            scanned: 0,
+        }
     }
 
     /// Adds a piece of input. `Ok(None)` means the head is not complete yet (not an error).
@@ -169,7 +176,10 @@ impl HeadReader {
 
         // The terminator may begin in the last three bytes of what was already buffered.
         let from = old_len.saturating_sub(3);
-        self.scanned += self.buf.len() - from;
+        #[cfg(test)]
+        {
+            self.scanned += self.buf.len() - from;
+        }
         if let Some(pos) = find_end_of_head(&self.buf[from..]) {
             let end = from + pos + 4;
             let mut trailing = self.buf.split_off(end);
