@@ -11,11 +11,11 @@ use sansio_ws_fuzz::wire::{RawFrame, merge_fragments, take_failed_piece};
 use sansio_ws_fuzz::{FuzzConfig, drain, pieces};
 
 fn feed<'a>(role: Role, config: Config, pieces: impl Iterator<Item = &'a [u8]>) -> (Vec<Event>, Vec<u8>, Vec<u8>) {
-    let mut conn = match role {
-        Role::Server => Connection::server(config),
-        Role::Client => Connection::client_with_randomness(config, Box::new(SeededRandom::new(3))),
-    };
     let now = Instant::from_secs(1);
+    let mut conn = match role {
+        Role::Server => Connection::server(config, now),
+        Role::Client => Connection::client_with_randomness(config, now, Box::new(SeededRandom::new(3))),
+    };
     pieces.for_each(|piece| conn.handle_input(now, piece));
     let (mut events, mut out) = (Vec::new(), Vec::new());
     drain(&mut conn, now, &mut events, &mut out);

@@ -13,8 +13,8 @@ const LIMIT: u64 = 4096;
 fuzz_target!(|input: (bool, bool, u8, &[u8])| {
     let (text, streaming, bits, payload) = input;
     let mode = if streaming { ReceiveMode::Streaming } else { ReceiveMode::Whole };
-    let config = Config { heartbeat: None, max_message_size: LIMIT, receive_mode: mode, ..Config::default() };
-    let mut server = Connection::server(config);
+    let config = Config::default().with_heartbeat(None).with_max_message_size(LIMIT).with_receive_mode(mode);
+    let mut server = Connection::server(config, Instant::ZERO);
     let bits = 8 + bits % 8;
     let params = DeflateParams {
         server_no_context_takeover: false,

@@ -62,14 +62,16 @@ pub fn run(role: Role, cfg: &FuzzConfig, deflate: Option<&FuzzDeflate>, ops: &[O
     let config = cfg.to_config(0);
     // Known issue (docs/FUZZING.md): with a zero Pong timeout the heartbeat re-arms its deadline at
     // `now`. Set to false once the crate rejects or survives such a configuration.
+    // A clock far from zero (a Unix-epoch one): the connection's timers count from its creation.
+    let start = Instant::from_secs(1_700_000_000);
     let mut conn = match role {
-        Role::Server => Connection::server(config),
-        Role::Client => Connection::client_with_randomness(config, Box::new(SeededRandom::new(7))),
+        Role::Server => Connection::server(config, start),
+        Role::Client => Connection::client_with_randomness(config, start, Box::new(SeededRandom::new(7))),
     };
     if let Some(d) = deflate {
         d.enable(&mut conn);
     }
-    let mut now = Instant::ZERO;
+    let mut now = start;
     let mut wire = Vec::new();
     let mut events = Vec::new();
     let mut local_close: Option<u16> = None;

@@ -35,25 +35,25 @@ impl FuzzConfig {
     /// Every other value the type allows is used as is, zero included.
     pub fn to_config(&self, floor_ms: u16) -> Config {
         let ms = |n: u16| Duration::from_millis(u64::from(n.max(floor_ms)));
-        Config {
-            max_frame_size: u64::from(self.max_frame_size),
-            max_message_size: u64::from(self.max_message_size),
-            receive_mode: if self.streaming { ReceiveMode::Streaming } else { ReceiveMode::Whole },
-            send_frame_size: usize::from(self.send_frame_size),
-            high_water_mark: usize::from(self.high_water_mark),
-            low_water_mark: usize::from(self.low_water_mark),
-            close_timeout: self.close_timeout_ms.map(ms),
-            drain_timeout: ms(self.drain_timeout_ms),
-            heartbeat: self.heartbeat.map(|[interval, initial, min, max]| HeartbeatConfig {
-                interval: ms(interval),
-                initial_timeout: ms(initial),
-                min_timeout: ms(min),
-                max_timeout: ms(max),
-                max_misses: u32::from(self.max_misses % 8),
-            }),
-            idle_timeout: self.idle_timeout_ms.map(ms),
-            max_pending_pongs: usize::from(self.max_pending_pongs),
-        }
+        Config::default()
+            .with_max_frame_size(u64::from(self.max_frame_size))
+            .with_max_message_size(u64::from(self.max_message_size))
+            .with_receive_mode(if self.streaming { ReceiveMode::Streaming } else { ReceiveMode::Whole })
+            .with_send_frame_size(usize::from(self.send_frame_size))
+            .with_high_water_mark(usize::from(self.high_water_mark))
+            .with_low_water_mark(usize::from(self.low_water_mark))
+            .with_close_timeout(self.close_timeout_ms.map(ms))
+            .with_drain_timeout(ms(self.drain_timeout_ms))
+            .with_heartbeat(self.heartbeat.map(|[interval, initial, min, max]| {
+                HeartbeatConfig::default()
+                    .with_interval(ms(interval))
+                    .with_initial_timeout(ms(initial))
+                    .with_min_timeout(ms(min))
+                    .with_max_timeout(ms(max))
+                    .with_max_misses(u32::from(self.max_misses % 8))
+            }))
+            .with_idle_timeout(self.idle_timeout_ms.map(ms))
+            .with_max_pending_pongs(usize::from(self.max_pending_pongs))
     }
 }
 
@@ -80,24 +80,33 @@ pub struct FuzzDeflate {
 }
 
 impl FuzzDeflate {
-    /// Turns permessage-deflate on for `conn` (window bits 8–15, level 0–9).
-    pub fn enable(&self, conn: &mut Connection) {
-        let params = DeflateParams {
+    /// The agreed parameters (window bits 8–15).
+    pub fn params(&self) -> DeflateParams {
+        DeflateParams {
             server_no_context_takeover: self.server_no_context_takeover,
             client_no_context_takeover: self.client_no_context_takeover,
             server_max_window_bits: 8 + self.server_max_window_bits % 8,
             client_max_window_bits: 8 + self.client_max_window_bits % 8,
-        };
-        let config = DeflateConfig {
-            server_no_context_takeover: params.server_no_context_takeover,
-            client_no_context_takeover: params.client_no_context_takeover,
-            server_max_window_bits: params.server_max_window_bits,
-            client_max_window_bits: params.client_max_window_bits,
-            threshold: usize::from(self.threshold),
-            level: u32::from(self.level % 10),
-            release_between_messages: self.release_between_messages,
-        };
-        conn.enable_deflate(params, &config);
+        }
+    }
+
+    /// The settings that ask for (client) or accept (server) exactly [`params`](Self::params), with
+    /// level 0–9.
+    pub fn config(&self) -> DeflateConfig {
+        let params = self.params();
+        DeflateConfig::default()
+            .with_server_no_context_takeover(params.server_no_context_takeover)
+            .with_client_no_context_takeover(params.client_no_context_takeover)
+            .with_server_max_window_bits(params.server_max_window_bits)
+            .with_client_max_window_bits(params.client_max_window_bits)
+            .with_threshold(usize::from(self.threshold))
+            .with_level(u32::from(self.level % 10))
+            .with_release_between_messages(self.release_between_messages)
+    }
+
+    /// Turns permessage-deflate on for `conn`, as after a handshake done elsewhere.
+    pub fn enable(&self, conn: &mut Connection) {
+        conn.enable_deflate(self.params(), &self.config());
     }
 }
 
@@ -114,9 +123,10 @@ pub fn drain(conn: &mut Connection, now: Instant, events: &mut Vec<Event>, out: 
     }
 }
 
-/// The outcome of feeding a handshake every piece: the first result that is not `Ok(None)`.
-/// Checks what must follow it: `Ok(None)` after a success (later input is trailing data), the same
-/// error after a failure.
+/// The outcome of feeding a server handshake every piece: the first result that is not `Ok(None)`.
+/// Checks what must follow it: `Ok(None)` after a success (later input joins the trailing bytes),
+/// the same error after a failure. (A client handshake refuses input after its success instead:
+/// the connection takes it.)
 pub fn handshake_outcome<T: Debug, E: PartialEq + Debug>(
     results: impl Iterator<Item = Result<Option<T>, E>>,
 ) -> Option<Result<T, E>> {

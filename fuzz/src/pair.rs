@@ -3,8 +3,11 @@
 
 use arbitrary::Arbitrary;
 use core::time::Duration;
+use sansio_ws::Instant;
 use sansio_ws::connection::{CloseCause, Config, Connection, Event, Message, MessageKind, State, Utf8Bytes};
 use sansio_ws::frame::CloseCode;
+use sansio_ws::handshake::{Accept, ClientConfig, ClientHandshake, ServerConfig, ServerHandshake};
+use sansio_ws::rand::SeededRandom;
 use sansio_ws::sim::Pair;
 
 use crate::{FuzzConfig, FuzzDeflate};
@@ -61,7 +64,8 @@ pub enum PairOp {
     },
 }
 
-/// The settings of both sides: `None` is `Config::default()`; permessage-deflate on both or off.
+/// The settings of both sides: `None` is `Config::default()`; permessage-deflate offered and
+/// accepted with the same settings on both sides, or not offered.
 #[derive(Arbitrary, Debug)]
 pub struct Setup {
     pub client: Option<FuzzConfig>,
@@ -95,10 +99,7 @@ pub fn run(setup: &Setup, ops: &[PairOp]) {
     // virtual time (see docs/FUZZING.md, known issues).
     let cfg = |c: &Option<FuzzConfig>| c.as_ref().map_or_else(Config::default, |c| c.to_config(10));
     let mut pair = Pair::new(cfg(&setup.client), cfg(&setup.server));
-    if let Some(d) = &setup.deflate {
-        d.enable(&mut pair.client);
-        d.enable(&mut pair.server);
-    }
+    (pair.client, pair.server) = connect(cfg(&setup.client), cfg(&setup.server), setup.deflate.as_ref());
     let mut dirs = [Direction::default(), Direction::default()];
     for op in ops {
         apply(&mut pair, &mut dirs, op);
@@ -122,6 +123,38 @@ pub fn run(setup: &Setup, ops: &[PairOp]) {
             }
         }
     }
+}
+
+/// A client and a server connected by the real opening handshakes at time zero, as a driver does
+/// it: the client's request to the server's handshake, `accept`, the server's connection from its
+/// `Upgraded` (its first output is the 101), that output to the client's handshake, the client's
+/// connection from its `Upgraded`. With `deflate`, both sides offer and accept permessage-deflate
+/// with the same settings, which agree on exactly its parameters.
+pub fn connect(client_cfg: Config, server_cfg: Config, deflate: Option<&FuzzDeflate>) -> (Connection, Connection) {
+    let now = Instant::ZERO;
+    let deflate_cfg = deflate.map(FuzzDeflate::config);
+    let client_config = ClientConfig::default().with_deflate(deflate_cfg);
+    let mut client =
+        ClientHandshake::with_randomness("ws://example.com/", client_config, now, Box::new(SeededRandom::new(0x5eed)))
+            .expect("a valid request");
+    let mut request = Vec::new();
+    client.write_request(&mut request);
+    let mut server = ServerHandshake::new(ServerConfig::default().with_deflate(deflate_cfg), now);
+    let req = server.handle_input(&request).expect("the server accepts the request").expect("a complete request");
+    let upgraded = server.accept(&req, Accept::new()).expect("a plain accept");
+    assert!(upgraded.trailing().is_empty());
+    assert_eq!(upgraded.deflate(), deflate.map(FuzzDeflate::params), "the server agrees on the parameters asked");
+    let response = upgraded.response_bytes().to_vec();
+    let mut server_conn = upgraded.into_connection(server_cfg, now);
+    let mut wire = Vec::new();
+    while server_conn.poll_transmit(now, &mut wire) > 0 {}
+    assert_eq!(wire, response, "the server's first output is its 101");
+    let upgraded = client.handle_input(&wire).expect("the client accepts the response").expect("a complete response");
+    assert_eq!(upgraded.deflate(), deflate.map(FuzzDeflate::params), "the client agrees");
+    let client_conn = upgraded.into_connection(client_cfg, now);
+    assert_eq!(client_conn.is_deflate_enabled(), deflate.is_some());
+    assert_eq!(server_conn.is_deflate_enabled(), deflate.is_some());
+    (client_conn, server_conn)
 }
 
 fn side(pair: &mut Pair, client: bool) -> &mut Connection {

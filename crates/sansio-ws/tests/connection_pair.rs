@@ -12,7 +12,7 @@ use sansio_ws::sim::Pair;
 use sansio_ws::{Instant, Role};
 
 fn quiet() -> Config {
-    Config { heartbeat: None, ..Config::default() }
+    Config::default().with_heartbeat(None)
 }
 
 fn pair() -> Pair {
@@ -67,14 +67,14 @@ fn echo_both_ways_with_every_size() {
 #[test]
 fn single_frame_messages_are_not_copied_out_of_the_receive_buffer() {
     use sansio_ws::connection::{Connection, Event};
-    let mut client = Connection::client(quiet());
+    let mut client = Connection::client(quiet(), Instant::ZERO);
     for fill in [1u8, 2] {
         client.send_binary(vec![fill; 1000]).unwrap();
     }
     let mut wire = Vec::new();
     while client.poll_transmit(Instant::from_secs(0), &mut wire) > 0 {}
     // Read into the connection's own buffer (`input_buffer`), as a driver does.
-    let mut server = Connection::server(quiet());
+    let mut server = Connection::server(quiet(), Instant::ZERO);
     let region = server.input_buffer(wire.len());
     region[..wire.len()].copy_from_slice(&wire);
     let range = region.as_ptr() as usize..region.as_ptr() as usize + wire.len();
@@ -93,7 +93,7 @@ fn single_frame_messages_are_not_copied_out_of_the_receive_buffer() {
 
 #[test]
 fn streamed_sends_arrive_whole_and_streamed_receives_arrive_in_pieces() {
-    let mut p = Pair::new(quiet(), Config { receive_mode: ReceiveMode::Streaming, ..quiet() });
+    let mut p = Pair::new(quiet(), quiet().with_receive_mode(ReceiveMode::Streaming));
     p.chunk = Some(5);
     p.client.send_fragment(MessageKind::Text, Bytes::from_static("héllo ".as_bytes()), false).unwrap();
     // A split inside a multi-byte character is fine as long as the whole is UTF-8.
@@ -123,30 +123,30 @@ fn streamed_sends_arrive_whole_and_streamed_receives_arrive_in_pieces() {
 fn fragmented_send_refuses_invalid_utf8_and_mixing() {
     let mut p = pair();
     let e = p.client.send_fragment(MessageKind::Text, Bytes::from_static(b"\xff"), false).unwrap_err();
-    assert_eq!(e.kind, SendErrorKind::Usage(UsageError::InvalidUtf8));
-    assert_eq!(e.payload, Bytes::from_static(b"\xff"), "refused data is handed back");
+    assert_eq!(e.kind(), SendErrorKind::Usage(UsageError::InvalidUtf8));
+    assert_eq!(*e.payload(), Bytes::from_static(b"\xff"), "refused data is handed back");
     p.client.send_fragment(MessageKind::Binary, Bytes::from_static(b"a"), false).unwrap();
     let e = p.client.send_text("whole").unwrap_err();
-    assert_eq!(e.kind, SendErrorKind::Usage(UsageError::MessageInProgress));
+    assert_eq!(e.kind(), SendErrorKind::Usage(UsageError::MessageInProgress));
     let e = p.client.send_fragment(MessageKind::Text, Bytes::from_static(b"b"), true).unwrap_err();
-    assert_eq!(e.kind, SendErrorKind::Usage(UsageError::MessageInProgress));
+    assert_eq!(e.kind(), SendErrorKind::Usage(UsageError::MessageInProgress));
     // A text piece ending inside a character cannot end the message.
     p.client.send_fragment(MessageKind::Binary, Bytes::from_static(b"b"), true).unwrap();
     let e = p.client.send_fragment(MessageKind::Text, Bytes::from_static(&[0xE2, 0x98]), true).unwrap_err();
-    assert_eq!(e.kind, SendErrorKind::Usage(UsageError::InvalidUtf8));
+    assert_eq!(e.kind(), SendErrorKind::Usage(UsageError::InvalidUtf8));
     p.drive();
     assert_eq!(messages(&p.server_events), [Message::Binary(Bytes::from_static(b"ab"))]);
 }
 
 #[test]
 fn pongs_overtake_a_long_queued_message() {
-    let cfg = Config { send_frame_size: 16 * 1024, ..quiet() };
-    let mut server = sansio_ws::connection::Connection::server(cfg);
+    let cfg = quiet().with_send_frame_size(16 * 1024);
+    let mut server = sansio_ws::connection::Connection::server(cfg, Instant::ZERO);
     server.send_binary(vec![0u8; 4 << 20]).unwrap();
     let now = Instant::ZERO;
     let mut out = Vec::new();
     // The transport takes one batch; then a Ping arrives (masked, payload "urgent").
-    server.poll_transmit(now, &mut out);
+    assert!(server.poll_transmit(now, &mut out) > 0);
     let written_before_ping = out.len();
     let mut ping = vec![0x89, 0x86, 1, 2, 3, 4];
     ping.extend(b"urgent".iter().zip([1u8, 2, 3, 4].iter().cycle()).map(|(b, k)| b ^ k));
@@ -170,7 +170,7 @@ fn client_close_is_clean_on_both_sides_and_the_server_closes_tcp_first() {
     p.client.close(p.now, CloseCode::NORMAL, "done").unwrap();
     assert_eq!(p.client.state(), State::Closing);
     assert_eq!(p.client.closing_initiator(), Some(Side::Local));
-    assert_eq!(p.client.send_text("late").unwrap_err().kind, SendErrorKind::Usage(UsageError::Closed));
+    assert_eq!(p.client.send_text("late").unwrap_err().kind(), SendErrorKind::Usage(UsageError::Closed));
     assert_eq!(p.client.close(p.now, CloseCode::NORMAL, ""), Err(UsageError::AlreadyClosing));
     assert!(p.run_until_closed(Duration::from_secs(1)));
     // Every message queued before close() arrived, in order, before the Close.
@@ -253,7 +253,7 @@ fn client_waits_for_the_server_to_close_tcp_then_gives_up() {
 fn drain_timeout_reports_what_was_left_unsent() {
     // A peer that stops reading shows up as a transport that stops taking bytes.
     let mut server =
-        sansio_ws::connection::Connection::server(Config { drain_timeout: Duration::from_secs(2), ..quiet() });
+        sansio_ws::connection::Connection::server(quiet().with_drain_timeout(Duration::from_secs(2)), Instant::ZERO);
     server.send_binary(vec![9u8; 300_000]).unwrap();
     server.send_text("after").unwrap();
     let t0 = Instant::from_secs(1);
@@ -279,14 +279,14 @@ fn drain_timeout_reports_what_was_left_unsent() {
 
 #[test]
 fn backpressure_hands_messages_back_and_signals_writable() {
-    let cfg = Config { high_water_mark: 100_000, low_water_mark: 10_000, ..quiet() };
-    let mut server = sansio_ws::connection::Connection::server(cfg);
+    let cfg = quiet().with_high_water_mark(100_000).with_low_water_mark(10_000);
+    let mut server = sansio_ws::connection::Connection::server(cfg, Instant::ZERO);
     let chunk = Bytes::from(vec![0u8; 60_000]);
     server.send_binary(chunk.clone()).unwrap();
     server.send_binary(chunk.clone()).unwrap();
     let refused = server.send_binary(chunk.clone()).unwrap_err();
-    assert_eq!(refused.kind, SendErrorKind::Backpressure);
-    assert_eq!(refused.payload, chunk, "the refused message is handed back, not dropped");
+    assert_eq!(refused.kind(), SendErrorKind::Backpressure);
+    assert_eq!(*refused.payload(), chunk, "the refused message is handed back, not dropped");
     assert!(server.buffered_amount() >= 120_000);
     let now = Instant::ZERO;
     let mut out = Vec::new();
@@ -298,20 +298,18 @@ fn backpressure_hands_messages_back_and_signals_writable() {
     }
     assert!(saw_writable);
     assert_eq!(server.buffered_amount(), 0);
-    server.send_binary(refused.payload).unwrap();
+    server.send_binary(refused.into_payload()).unwrap();
 }
 
 fn heartbeat(interval: u64) -> Config {
-    Config {
-        heartbeat: Some(HeartbeatConfig {
-            interval: Duration::from_secs(interval),
-            initial_timeout: Duration::from_secs(10),
-            min_timeout: Duration::from_secs(3),
-            max_timeout: Duration::from_secs(30),
-            max_misses: 3,
-        }),
-        ..Config::default()
-    }
+    Config::default().with_heartbeat(Some(
+        HeartbeatConfig::default()
+            .with_interval(Duration::from_secs(interval))
+            .with_initial_timeout(Duration::from_secs(10))
+            .with_min_timeout(Duration::from_secs(3))
+            .with_max_timeout(Duration::from_secs(30))
+            .with_max_misses(3),
+    ))
 }
 
 #[test]
@@ -349,9 +347,47 @@ fn a_dead_peer_is_found_after_three_misses() {
     assert_eq!(p.now, Instant::from_secs(90));
 }
 
+/// A driver whose clock is far from zero (here a Unix-epoch clock) creates its connections at
+/// that `now`: the heartbeat and idle timers count from it. (Before the constructors took `now`,
+/// a connection's timers counted from zero, so its first `handle_timeout` pinged at once.)
+#[test]
+fn timers_count_from_the_creation_time_even_far_from_zero() {
+    use sansio_ws::connection::Connection;
+    let now = Instant::from_secs(1_700_000_000);
+    let interval = HeartbeatConfig::default().interval;
+    assert_eq!(interval, Duration::from_secs(30));
+    let idle = Config::default().with_idle_timeout(Some(Duration::from_secs(60)));
+    let connections = [
+        Connection::server(Config::default(), now),
+        Connection::server(idle.clone(), now),
+        Connection::client(Config::default(), now),
+        Connection::client_with_randomness(idle, now, Box::new(sansio_ws::rand::SeededRandom::new(1))),
+    ];
+    for mut conn in connections {
+        let role = conn.role();
+        assert_eq!(conn.poll_timeout(), Some(now + interval), "{role:?}: the heartbeat interval from now");
+        conn.handle_timeout(now);
+        let mut out = Vec::new();
+        assert_eq!(conn.poll_transmit(now, &mut out), 0, "{role:?}: no Ping and no Close at once: {out:02x?}");
+        assert_eq!(conn.poll_event(), None, "{role:?}");
+        assert_eq!(conn.state(), State::Open, "{role:?}");
+        assert_eq!(conn.stats().heartbeat_pings, 0, "{role:?}");
+        assert_eq!(conn.poll_timeout(), Some(now + interval), "{role:?}: still the heartbeat interval from now");
+        // Just before the interval, still nothing; at it, the first heartbeat Ping.
+        let before = now + (interval - Duration::from_millis(1));
+        conn.handle_timeout(before);
+        assert_eq!(conn.poll_transmit(before, &mut out), 0, "{role:?}");
+        conn.handle_timeout(now + interval);
+        assert!(conn.poll_transmit(now + interval, &mut out) > 0, "{role:?}: the heartbeat pings at now + 30 s");
+        assert_eq!(out[0], 0x89, "{role:?}: a Ping frame");
+        assert_eq!(conn.stats().heartbeat_pings, 1, "{role:?}");
+        assert_eq!(conn.state(), State::Open, "{role:?}");
+    }
+}
+
 #[test]
 fn idle_timeout_closes_with_going_away() {
-    let mut p = Pair::new(Config { idle_timeout: Some(Duration::from_secs(60)), ..quiet() }, quiet());
+    let mut p = Pair::new(quiet().with_idle_timeout(Some(Duration::from_secs(60))), quiet());
     p.client.send_text("x").unwrap();
     p.drive();
     assert!(p.run_until_closed(Duration::from_secs(120)));
@@ -385,7 +421,7 @@ fn prepared_messages_are_encoded_once_and_shared() {
     let big = Message::Binary(Bytes::from(vec![3u8; 150_000]));
     let prepared = PreparedMessage::new(big.clone(), 64 * 1024);
     assert_eq!(prepared.frames().len(), 3);
-    let mut servers: Vec<Connection> = (0..3).map(|_| Connection::server(quiet())).collect();
+    let mut servers: Vec<Connection> = (0..3).map(|_| Connection::server(quiet(), Instant::ZERO)).collect();
     for s in &mut servers {
         s.send_prepared(&prepared).unwrap();
     }
@@ -404,14 +440,14 @@ fn prepared_messages_are_encoded_once_and_shared() {
 #[test]
 fn a_large_message_buffer_is_reused_once_the_application_drops_it() {
     use sansio_ws::connection::{Connection, Event};
-    let mut client = Connection::client(quiet());
+    let mut client = Connection::client(quiet(), Instant::ZERO);
     for fill in [1u8, 2, 3, 4] {
         client.send_binary(vec![fill; 100_000]).unwrap();
     }
     let mut wire = Vec::new();
     while client.poll_transmit(Instant::from_secs(0), &mut wire) > 0 {}
     let frame = wire.len() / 4;
-    let mut server = Connection::server(quiet());
+    let mut server = Connection::server(quiet(), Instant::ZERO);
     let next = |server: &mut Connection, i: usize| {
         // Fed in pieces, as reads deliver it.
         for piece in wire[i * frame..(i + 1) * frame].chunks(16 * 1024) {

@@ -57,8 +57,8 @@ fn wire() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn feed(input: &[u8], cuts: &[usize], mode: ReceiveMode) -> (Vec<Event>, Vec<u8>) {
-    let mut conn = Connection::server(Config { heartbeat: None, receive_mode: mode, ..Config::default() });
     let now = Instant::from_secs(1);
+    let mut conn = Connection::server(Config::default().with_heartbeat(None).with_receive_mode(mode), now);
     let mut events = Vec::new();
     let mut out = Vec::new();
     let mut start = 0;
@@ -206,11 +206,9 @@ proptest! {
     /// order, each side ends with exactly one final event, no deadline is left in the past.
     #[test]
     fn random_operations_on_a_pair(ops in prop::collection::vec(op(), 1..40), heartbeat in any::<bool>()) {
-        let cfg = Config {
-            heartbeat: if heartbeat { Some(Default::default()) } else { None },
-            high_water_mark: 1 << 30,
-            ..Config::default()
-        };
+        let cfg = Config::default()
+            .with_heartbeat(if heartbeat { Some(Default::default()) } else { None })
+            .with_high_water_mark(1 << 30);
         let mut p = Pair::new(cfg.clone(), cfg);
         let mut sent: [Vec<Message>; 2] = [Vec::new(), Vec::new()];
         for (i, op) in ops.into_iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Every protocol violation fails the connection with the right Close frame and cause, and input
 //! after it is ignored.
 
-use sansio_ws::connection::{CloseCause, Config, Connection, Event, Message};
+use sansio_ws::connection::{CloseCause, Config, Connection, Event, Message, Unsent};
 use sansio_ws::error::ProtocolError;
 use sansio_ws::frame::{CloseCode, CloseError, FrameError, OpCode, Rsv};
 use sansio_ws::rand::SeededRandom;
@@ -29,7 +29,7 @@ fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn quiet() -> Config {
-    Config { heartbeat: None, ..Config::default() }
+    Config::default().with_heartbeat(None)
 }
 
 /// Feeds `input` to a server and returns (events, bytes written).
@@ -51,14 +51,13 @@ fn run(conn: &mut Connection, input: &[u8]) -> (Vec<Event>, Vec<u8>) {
 
 fn assert_fails(conn: &mut Connection, input: &[u8], want: ProtocolError) {
     let (events, out) = run(conn, input);
-    assert_eq!(
-        events.last(),
-        Some(&Event::Closed(sansio_ws::connection::Closed {
-            cause: CloseCause::ProtocolViolation(want),
-            unsent: Default::default()
-        })),
-        "input {input:02x?}"
-    );
+    match events.last() {
+        Some(Event::Closed(closed)) => {
+            assert_eq!(closed.cause, CloseCause::ProtocolViolation(want), "input {input:02x?}");
+            assert_eq!(closed.unsent, Unsent::default(), "input {input:02x?}");
+        }
+        other => panic!("input {input:02x?}: the last event is {other:?}, not Closed"),
+    }
     // The last frame written is a Close carrying the violation's code.
     let code = want.close_code().as_u16().to_be_bytes();
     let close_at = out.len() - (4 + want.reason().len());
@@ -72,7 +71,7 @@ fn assert_fails(conn: &mut Connection, input: &[u8], want: ProtocolError) {
 }
 
 fn server() -> Connection {
-    Connection::server(quiet())
+    Connection::server(quiet(), Instant::ZERO)
 }
 
 #[test]
@@ -94,7 +93,7 @@ fn header_rules() {
 
 #[test]
 fn a_client_rejects_masked_frames() {
-    let mut client = Connection::client_with_randomness(quiet(), Box::new(SeededRandom::new(3)));
+    let mut client = Connection::client_with_randomness(quiet(), Instant::ZERO, Box::new(SeededRandom::new(3)));
     let (events, out) = run(&mut client, &masked(0x81, b"hi"));
     assert!(
         matches!(events.last(), Some(Event::Closed(c)) if c.cause == CloseCause::ProtocolViolation(FrameError::Masked.into()))
@@ -147,17 +146,21 @@ fn close_payload_rules() {
 
 #[test]
 fn size_limits_fail_with_1009_before_the_payload_arrives() {
-    let cfg = Config { max_frame_size: 1000, max_message_size: 1500, ..quiet() };
+    let cfg = quiet().with_max_frame_size(1000).with_max_message_size(1500);
     let header_only = &masked(0x82, &[0; 1001])[..8];
     assert_fails(
-        &mut Connection::server(cfg.clone()),
+        &mut Connection::server(cfg.clone(), Instant::ZERO),
         header_only,
         FrameError::FrameTooLarge { len: 1001, max: 1000 }.into(),
     );
 
     let mut input = masked(0x02, &[0; 1000]);
     input.extend(&masked(0x80, &[0; 600])[..8]);
-    assert_fails(&mut Connection::server(cfg), &input, ProtocolError::MessageTooLarge { size: 1600, max: 1500 });
+    assert_fails(
+        &mut Connection::server(cfg, Instant::ZERO),
+        &input,
+        ProtocolError::MessageTooLarge { size: 1600, max: 1500 },
+    );
 }
 
 #[test]

@@ -28,17 +28,17 @@ fn params(bits: u8, no_context_takeover: bool) -> DeflateParams {
 /// (the messages themselves dropped), averaged over many connections.
 fn held(bits: u8, no_context_takeover: bool, release: bool) -> isize {
     const N: usize = 200;
-    let cfg = DeflateConfig { release_between_messages: release, threshold: 0, ..DeflateConfig::default() };
-    let quiet = Config { heartbeat: None, ..Config::default() };
+    let cfg = DeflateConfig::default().with_release_between_messages(release).with_threshold(0);
+    let quiet = Config::default().with_heartbeat(None);
     let now = Instant::ZERO;
     let text: String = (0..20_000).map(|i| char::from(b'a' + (i % 23) as u8)).collect();
-    let mut client = Connection::client_with_randomness(quiet.clone(), Box::new(SeededRandom::new(1)));
+    let mut client = Connection::client_with_randomness(quiet.clone(), now, Box::new(SeededRandom::new(1)));
     client.enable_deflate(params(bits, true), &cfg);
     client.send_text(text.clone()).unwrap();
     let mut wire = Vec::new();
     while client.poll_transmit(now, &mut wire) > 0 {}
 
-    let mut servers: Vec<Connection> = (0..N).map(|_| Connection::server(quiet.clone())).collect();
+    let mut servers: Vec<Connection> = (0..N).map(|_| Connection::server(quiet.clone(), now)).collect();
     let before = rss();
     for server in &mut servers {
         server.enable_deflate(params(bits, no_context_takeover), &cfg);

@@ -6,29 +6,39 @@ mod common;
 
 // One module named after the feature, so that `cargo test handshake` selects every test here.
 mod handshake {
-    use crate::common::{Fields, MODES, Mode, add, feed, head, remove, set};
+    use std::time::Duration;
+
+    use crate::common::{Fields, MODES, Mode, add, feed_until_value, head, remove, set};
+    use sansio_ws::connection::{Config, Event, Message};
+    use sansio_ws::deflate::{DeflateConfig, DeflateError, DeflateParams};
     use sansio_ws::handshake::{
-        Accept, ClientConfig, ClientHandshake, ClientHandshakeError, Extension, ExtensionFormatError,
+        Accept, ClientConfig, ClientHandshake, ClientHandshakeError, DEFAULT_TIMEOUT, Extension, ExtensionFormatError,
         ExtensionParseError, ExtensionParseErrorKind, HeadLimits, OriginPolicy, RejectedResponse, RequestError,
-        Response, ServerConfig, ServerHandshake, UrlError, accept_key,
+        Response, ServerConfig, ServerHandshake, Upgraded, UrlError, accept_key,
     };
     use sansio_ws::rand::{Randomness, SeededRandom};
+    use sansio_ws::{Instant, Role};
 
     /// Frames a server may send right after its 101: an unmasked text frame "hi", then bytes that
     /// look like another response head and must not be parsed.
     const TRAILING: &[u8] = b"\x81\x02hiHTTP/1.1 101 Switching Protocols\r\n\r\n";
 
+    /// Offers two subprotocols, an extension of its own, and permessage-deflate (the default
+    /// configuration's offer, `permessage-deflate; client_max_window_bits`, after the others).
     fn offering_config() -> ClientConfig {
         ClientConfig::default()
             .with_subprotocol("v2.chat")
             .with_subprotocol("chat")
-            .with_extension(Extension::new("permessage-deflate").with_flag("client_max_window_bits"))
-            .with_extension(Extension::new("permessage-deflate"))
             .with_extension(Extension::new("x-test"))
     }
 
+    /// A handshake to `uri` started at time zero, with a seeded key.
+    fn client_to(uri: &str, config: ClientConfig, seed: u64) -> Result<ClientHandshake, RequestError> {
+        ClientHandshake::with_randomness(uri, config, Instant::ZERO, Box::new(SeededRandom::new(seed)))
+    }
+
     fn client(config: ClientConfig) -> ClientHandshake {
-        ClientHandshake::new("ws://example.com/chat", config, &mut SeededRandom::new(42)).expect("valid")
+        client_to("ws://example.com/chat", config, 42).expect("valid")
     }
 
     /// A valid 101 for `hs`.
@@ -40,9 +50,28 @@ mod handshake {
         ]
     }
 
+    /// Feeds `input` (plus [`TRAILING`] in the trailing modes) until the handshake yields its
+    /// outcome, and returns it with the bytes after the response: those the `Upgraded` carries,
+    /// then the input not fed to the handshake (which goes to the connection).
     fn run(mut hs: ClientHandshake, input: &[u8], mode: Mode) -> (Result<Response, ClientHandshakeError>, Vec<u8>) {
-        let outcome = feed(mode, input, TRAILING, |piece| hs.handle_input(piece));
-        (outcome, hs.take_trailing().to_vec())
+        match feed_until_value(mode, input, TRAILING, |piece| hs.handle_input(piece)) {
+            Ok((upgraded, rest)) => {
+                assert!(hs.is_done());
+                assert_eq!(upgraded.role(), Role::Client);
+                assert!(upgraded.response_bytes().is_empty());
+                let response = upgraded.server_response().expect("the client's Upgraded has the response").clone();
+                assert_eq!(upgraded.subprotocol(), response.subprotocol());
+                assert_eq!(upgraded.extensions(), response.extensions());
+                // Bytes after the response are the connection's, not the handshake's.
+                if !rest.is_empty() {
+                    assert_eq!(hs.handle_input(&rest).unwrap_err(), ClientHandshakeError::AlreadyUpgraded);
+                }
+                let mut trailing = upgraded.trailing().to_vec();
+                trailing.extend_from_slice(&rest);
+                (Ok(response), trailing)
+            }
+            Err(e) => (Err(e), Vec::new()),
+        }
     }
 
     type Check = fn(&Response);
@@ -293,7 +322,7 @@ mod handshake {
             },
             Case {
                 rule: "extension when none was offered",
-                config: ClientConfig::default,
+                config: || ClientConfig::default().with_deflate(None),
                 answer: |hs| with(hs, |f| add(f, "Sec-WebSocket-Extensions", "permessage-deflate")),
                 expect: Err(ClientHandshakeError::ExtensionNotOffered { name: "permessage-deflate".into() }),
             },
@@ -345,9 +374,9 @@ mod handshake {
             },
             Case {
                 rule: "configured header limit",
-                config: || ClientConfig {
-                    limits: HeadLimits { max_head_size: 1024, max_headers: 2 },
-                    ..Default::default()
+                config: || {
+                    ClientConfig::default()
+                        .with_limits(HeadLimits::default().with_max_head_size(1024).with_max_headers(2))
                 },
                 answer: |hs| with(hs, |_| {}),
                 expect: Err(ClientHandshakeError::TooManyHeaders { limit: 2 }),
@@ -401,13 +430,13 @@ mod handshake {
 
     #[test]
     fn request_bytes() {
+        // The default configuration offers permessage-deflate.
         let config = ClientConfig::default()
             .with_origin("http://example.com")
             .with_subprotocol("chat")
             .with_subprotocol("superchat")
-            .with_extension(Extension::new("permessage-deflate").with_flag("client_max_window_bits"))
             .with_header("Authorization", "Bearer abc");
-        let hs = ClientHandshake::new("ws://example.com:8080/chat?room=1", config, &mut SeededRandom::new(7)).unwrap();
+        let hs = client_to("ws://example.com:8080/chat?room=1", config, 7).unwrap();
 
         let mut raw = [0u8; 16];
         SeededRandom::new(7).fill(&mut raw);
@@ -453,9 +482,9 @@ mod handshake {
 
     #[test]
     fn keys_differ_per_handshake_and_decode_to_16_bytes() {
-        let mut rng = SeededRandom::new(1);
-        let a = ClientHandshake::new("ws://h/", ClientConfig::default(), &mut rng).unwrap();
-        let b = ClientHandshake::new("ws://h/", ClientConfig::default(), &mut rng).unwrap();
+        // The operating system's generator, as `new` uses.
+        let a = ClientHandshake::new("ws://h/", ClientConfig::default(), Instant::ZERO).unwrap();
+        let b = ClientHandshake::new("ws://h/", ClientConfig::default(), Instant::ZERO).unwrap();
         assert_ne!(a.key(), b.key());
         for k in [a.key(), b.key()] {
             assert_eq!(k.len(), 24);
@@ -475,7 +504,7 @@ mod handshake {
             ("wss://[2001:db8::1]/", "[2001:db8::1]"),
         ];
         for (uri, host) in cases {
-            let hs = ClientHandshake::new(uri, ClientConfig::default(), &mut SeededRandom::new(1)).unwrap();
+            let hs = client_to(uri, ClientConfig::default(), 1).unwrap();
             let mut out = Vec::new();
             hs.write_request(&mut out);
             let text = String::from_utf8(out).unwrap();
@@ -544,23 +573,231 @@ mod handshake {
                 ClientConfig::default().with_extension(Extension::new("bad name")),
                 RequestError::InvalidExtension(ExtensionFormatError::InvalidName { name: "bad name".into() }),
             ),
+            (
+                "ws://h/",
+                ClientConfig::default().with_extension(Extension::new("permessage-deflate")),
+                RequestError::DeflateInExtensions,
+            ),
+            (
+                "ws://h/",
+                ClientConfig::default()
+                    .with_deflate(None)
+                    .with_extension(Extension::new("x-a"))
+                    .with_extension(Extension::new("PerMessage-Deflate").with_flag("client_max_window_bits")),
+                RequestError::DeflateInExtensions,
+            ),
         ];
         for (uri, config, expected) in cases {
-            let err = ClientHandshake::new(uri, config, &mut SeededRandom::new(1)).unwrap_err();
+            let err = client_to(uri, config, 1).unwrap_err();
             assert_eq!(err, expected, "{uri}");
             assert!(!err.to_string().is_empty());
         }
     }
 
+    /// The bytes that came with the response are the `Upgraded`'s trailing bytes; input given to
+    /// the handshake after that is refused (it belongs to the connection), and nothing changes.
     #[test]
-    fn input_after_the_response_joins_the_trailing_bytes() {
+    fn input_after_the_upgrade_is_refused_and_the_trailing_bytes_kept() {
         let mut hs = client(ClientConfig::default());
         let mut answer = with(&hs, |_| {});
         answer.extend_from_slice(b"\x81");
-        assert!(hs.handle_input(&answer).unwrap().is_some());
+        let upgraded = hs.handle_input(&answer).unwrap().expect("upgraded");
         assert!(hs.is_done());
-        assert_eq!(hs.handle_input(b"\x00"), Ok(None));
-        assert_eq!(&hs.take_trailing()[..], b"\x81\x00");
+        assert_eq!(upgraded.trailing(), b"\x81");
+        assert_eq!(hs.handle_input(b"\x00").unwrap_err(), ClientHandshakeError::AlreadyUpgraded);
+        assert_eq!(hs.handle_input(b"").unwrap_err(), ClientHandshakeError::AlreadyUpgraded);
+        assert_eq!(hs.handle_input(&answer).unwrap_err(), ClientHandshakeError::AlreadyUpgraded);
+        assert!(hs.is_done());
+        assert!(!ClientHandshakeError::AlreadyUpgraded.to_string().is_empty());
+        // The connection takes the trailing byte and the rest.
+        let mut conn = upgraded.into_connection(Config::default(), Instant::ZERO);
+        assert_eq!(conn.poll_event(), None, "half a frame so far");
+        conn.handle_input(Instant::ZERO, b"\x00");
+        assert_eq!(conn.poll_event(), Some(Event::Message(Message::Text("".into()))));
+    }
+
+    #[test]
+    fn handle_input_yields_an_upgraded_that_becomes_the_connection() {
+        let mut hs = client(offering_config());
+        let mut answer = with(&hs, |f| {
+            add(f, "Sec-WebSocket-Protocol", "chat");
+            add(f, "Set-Cookie", "id=7");
+        });
+        answer.extend_from_slice(b"\x81\x02hi");
+        let upgraded = hs.handle_input(&answer).unwrap().expect("upgraded");
+        assert_eq!(upgraded.role(), Role::Client);
+        assert!(upgraded.response_bytes().is_empty(), "nothing for the client to write");
+        let response = upgraded.server_response().expect("the server's response");
+        assert_eq!(response.status(), 101);
+        assert_eq!(response.header("set-cookie"), Some("id=7"));
+        assert_eq!(upgraded.subprotocol(), Some("chat"));
+        assert!(upgraded.extensions().is_empty());
+        assert_eq!(upgraded.deflate(), None, "offered, not accepted");
+        assert_eq!(upgraded.trailing(), b"\x81\x02hi");
+        let mut conn = upgraded.into_connection(Config::default(), Instant::from_secs(3));
+        assert_eq!(conn.role(), Role::Client);
+        assert!(!conn.is_deflate_enabled());
+        assert_eq!(conn.poll_event(), Some(Event::Message(Message::Text("hi".into()))), "the early frame was read");
+        // The client masks what it sends, with the generator the key came from.
+        conn.send_text("yo").unwrap();
+        let mut out = Vec::new();
+        while conn.poll_transmit(Instant::from_secs(3), &mut out) > 0 {}
+        assert_eq!(&out[..2], &[0x81, 0x82]);
+    }
+
+    fn request_text(config: ClientConfig) -> String {
+        let hs = client(config);
+        let mut out = Vec::new();
+        hs.write_request(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_default_config_offers_permessage_deflate() {
+        let text = request_text(ClientConfig::default());
+        assert!(
+            text.contains("\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"),
+            "{text}"
+        );
+        // After the extensions of the configuration.
+        let text = request_text(ClientConfig::default().with_extension(Extension::new("x-test")));
+        assert!(
+            text.contains("\r\nSec-WebSocket-Extensions: x-test, permessage-deflate; client_max_window_bits\r\n"),
+            "{text}"
+        );
+        // With the configuration's parameters.
+        let deflate = DeflateConfig::default().with_server_no_context_takeover(true).with_server_max_window_bits(10);
+        let text = request_text(ClientConfig::default().with_deflate(Some(deflate)));
+        assert!(
+            text.contains(
+                "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+                 server_max_window_bits=10; client_max_window_bits\r\n"
+            ),
+            "{text}"
+        );
+        // Not at all.
+        let text = request_text(ClientConfig::default().with_deflate(None));
+        assert!(!text.to_ascii_lowercase().contains("sec-websocket-extensions"), "{text}");
+    }
+
+    #[test]
+    fn a_good_deflate_answer_turns_compression_on() {
+        let mut hs = client(ClientConfig::default());
+        let answer = with(&hs, |f| {
+            add(
+                f,
+                "Sec-WebSocket-Extensions",
+                "permessage-deflate; server_no_context_takeover; client_max_window_bits=9",
+            )
+        });
+        let upgraded = hs.handle_input(&answer).unwrap().expect("upgraded");
+        let agreed = DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 9,
+        };
+        assert_eq!(upgraded.deflate(), Some(agreed));
+        assert!(upgraded.into_connection(Config::default(), Instant::ZERO).is_deflate_enabled());
+    }
+
+    #[test]
+    fn a_bad_deflate_answer_fails_the_handshake() {
+        let default = DeflateConfig::default();
+        let cases = [
+            (default, "permessage-deflate; x=1", DeflateError::UnknownParameter("x".into())),
+            (
+                default,
+                "permessage-deflate; client_max_window_bits",
+                DeflateError::InvalidValue("client_max_window_bits".into()),
+            ),
+            (
+                default,
+                "permessage-deflate; server_max_window_bits=16",
+                DeflateError::InvalidValue("server_max_window_bits".into()),
+            ),
+            (
+                default,
+                "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+                DeflateError::RepeatedParameter("server_no_context_takeover".into()),
+            ),
+            (
+                default.with_server_max_window_bits(10),
+                "permessage-deflate",
+                DeflateError::NotOffered("a missing server_max_window_bits".into()),
+            ),
+            (
+                default.with_client_max_window_bits(10),
+                "permessage-deflate; client_max_window_bits=12",
+                DeflateError::NotOffered("client_max_window_bits=12".into()),
+            ),
+            (
+                default.with_server_no_context_takeover(true),
+                "permessage-deflate",
+                DeflateError::NotOffered("a missing server_no_context_takeover".into()),
+            ),
+        ];
+        for (config, value, expected) in cases {
+            for mode in MODES {
+                let hs = client(ClientConfig::default().with_deflate(Some(config)));
+                let answer = with(&hs, |f| add(f, "Sec-WebSocket-Extensions", value));
+                let (outcome, _) = run(hs, &answer, mode);
+                let err = outcome.unwrap_err();
+                assert_eq!(err, ClientHandshakeError::Deflate(expected.clone()), "{value} {mode:?}");
+                assert!(!err.to_string().is_empty());
+                assert!(std::error::Error::source(&err).is_some());
+            }
+        }
+        // Sticky, like every failure.
+        let mut hs = client(ClientConfig::default());
+        let bad = with(&hs, |f| add(f, "Sec-WebSocket-Extensions", "permessage-deflate; x=1"));
+        let e = hs.handle_input(&bad).unwrap_err();
+        assert!(matches!(e, ClientHandshakeError::Deflate(_)));
+        assert_eq!(hs.handle_input(&with(&hs, |_| {})).unwrap_err(), e);
+    }
+
+    #[test]
+    fn the_response_must_arrive_before_the_deadline() {
+        assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(10));
+        let start = Instant::from_secs(1_700_000_000);
+        let deadline = start + DEFAULT_TIMEOUT;
+        let new = |config: ClientConfig| {
+            ClientHandshake::with_randomness("ws://example.com/chat", config, start, Box::new(SeededRandom::new(4)))
+                .unwrap()
+        };
+        let mut hs = new(ClientConfig::default());
+        let answer = with(&hs, |_| {});
+        assert_eq!(hs.poll_timeout(), Some(deadline));
+        // A byte now and then does not push the deadline back.
+        assert!(hs.handle_input(&answer[..10]).unwrap().is_none());
+        assert_eq!(hs.poll_timeout(), Some(deadline));
+        assert_eq!(hs.handle_timeout(start), Ok(()));
+        assert_eq!(hs.handle_timeout(start + (DEFAULT_TIMEOUT - Duration::from_millis(1))), Ok(()));
+        let err = hs.handle_timeout(deadline).unwrap_err();
+        assert_eq!(err, ClientHandshakeError::Timeout { after: DEFAULT_TIMEOUT });
+        assert!(err.to_string().contains("10s"), "{err}");
+        // The failure is final: the rest of the answer gets the same error, and no deadline is left.
+        assert_eq!(hs.handle_input(&answer[10..]).unwrap_err(), err);
+        assert_eq!(hs.handle_timeout(deadline + Duration::from_secs(1)), Err(err));
+        assert_eq!(hs.poll_timeout(), None);
+        assert!(!hs.is_done());
+
+        // Found late (after the deadline) it is the same; the configured timeout applies.
+        let two = Duration::from_secs(2);
+        let mut hs = new(ClientConfig::default().with_timeout(two));
+        assert_eq!(hs.poll_timeout(), Some(start + two));
+        assert_eq!(
+            hs.handle_timeout(start + Duration::from_secs(3600)),
+            Err(ClientHandshakeError::Timeout { after: two })
+        );
+
+        // Once the response is complete there is no deadline, and a late timer changes nothing.
+        let mut hs = new(ClientConfig::default());
+        let answer = with(&hs, |_| {});
+        let upgraded = hs.handle_input(&answer).unwrap().expect("upgraded");
+        assert_eq!(hs.poll_timeout(), None);
+        assert_eq!(hs.handle_timeout(deadline + Duration::from_secs(3600)), Ok(()));
+        assert_eq!(upgraded.server_response().map(Response::status), Some(101));
     }
 
     #[test]
@@ -569,23 +806,26 @@ mod handshake {
         let bad = with(&hs, |f| remove(f, "Upgrade"));
         let good = with(&hs, |_| {});
         let e = hs.handle_input(&bad).unwrap_err();
-        assert_eq!(hs.handle_input(&good), Err(e));
+        assert_eq!(hs.handle_input(&good).unwrap_err(), e);
     }
 
     /// The client's request parsed by the server, the server's answer parsed by the client, with
-    /// subprotocol and extension negotiation and early frames in both directions.
+    /// subprotocol and extension negotiation and early frames in both directions, each side's
+    /// `Upgraded` turned into its connection.
     #[test]
     fn round_trip() {
         let config = offering_config().with_origin("http://example.com:9001").with_header("Cookie", "session=1");
-        let mut client =
-            ClientHandshake::new("ws://example.com:9001/live?x=1", config, &mut SeededRandom::new(9)).unwrap();
+        let mut client = client_to("ws://example.com:9001/live?x=1", config, 9).unwrap();
         let mut wire = Vec::new();
         client.write_request(&mut wire);
         let client_frame = b"\x82\x81\x01\x02\x03\x04\x05";
         wire.extend_from_slice(client_frame);
 
-        let mut server =
-            ServerHandshake::new(ServerConfig { origin_policy: OriginPolicy::SameHost, ..Default::default() });
+        // The application supports only "chat" and permessage-deflate, with smaller windows.
+        let deflate = DeflateConfig::default().with_server_max_window_bits(10).with_client_max_window_bits(12);
+        let server_config =
+            ServerConfig::default().with_origin_policy(OriginPolicy::SameHost).with_deflate(Some(deflate));
+        let mut server = ServerHandshake::new(server_config, Instant::ZERO);
         let mut request = None;
         for piece in wire.chunks(7) {
             if let Some(r) = server.handle_input(piece).unwrap() {
@@ -593,7 +833,6 @@ mod handshake {
             }
         }
         let request = request.expect("complete");
-        assert_eq!(&server.take_trailing()[..], client_frame);
         assert_eq!(request.path(), "/live");
         assert_eq!(request.query(), Some("x=1"));
         assert_eq!(request.host(), "example.com:9001");
@@ -603,45 +842,68 @@ mod handshake {
         assert_eq!(request.subprotocols(), ["v2.chat", "chat"]);
         assert_eq!(
             request.extensions(),
-            [
-                Extension::new("permessage-deflate").with_flag("client_max_window_bits"),
-                Extension::new("permessage-deflate"),
-                Extension::new("x-test"),
-            ]
+            [Extension::new("x-test"), Extension::new("permessage-deflate").with_flag("client_max_window_bits")]
         );
 
-        // The application supports only "chat" and permessage-deflate.
-        let subprotocol = request.subprotocols().iter().find(|p| *p == "chat").cloned();
-        let deflate = request.extensions().iter().find(|e| e.name == "permessage-deflate").expect("offered");
-        let mut reply = Extension::new(deflate.name.clone()).with_value("server_max_window_bits", "10");
-        if deflate.param("client_max_window_bits").is_some() {
-            reply = reply.with_value("client_max_window_bits", "12");
+        let mut accept = Accept::new();
+        if let Some(p) = request.subprotocols().iter().find(|p| *p == "chat") {
+            accept = accept.with_subprotocol(p.clone());
         }
-        let accept = Accept { subprotocol, extensions: vec![reply.clone()], headers: vec![] };
-        let mut answer = Vec::new();
-        request.accept(&accept, &mut answer).unwrap();
-        let server_frame = b"\x81\x05hello";
-        answer.extend_from_slice(server_frame);
+        let server_up = server.accept(&request, accept).unwrap();
+        assert_eq!(server_up.trailing(), client_frame);
+        let reply = Extension::new("permessage-deflate")
+            .with_value("server_max_window_bits", "10")
+            .with_value("client_max_window_bits", "12");
+        assert_eq!(server_up.extensions(), std::slice::from_ref(&reply));
+        let agreed = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 10,
+            client_max_window_bits: 12,
+        };
+        assert_eq!(server_up.deflate(), Some(agreed));
+        let mut server_conn = server_up.into_connection(Config::default(), Instant::ZERO);
+        assert!(server_conn.is_deflate_enabled());
+        // The client's early frame was read: a binary message of one byte, 0x05 ^ 0x01.
+        assert_eq!(server_conn.poll_event(), Some(Event::Message(Message::Binary(vec![4u8].into()))));
 
-        let mut response = None;
+        // The server's first output: its 101, then a frame sent at once.
+        server_conn.send_text("hello").unwrap();
+        let mut answer = Vec::new();
+        while server_conn.poll_transmit(Instant::ZERO, &mut answer) > 0 {}
+        let server_frame = b"\x81\x05hello";
+        assert!(answer.ends_with(server_frame), "short messages are not compressed");
+
+        let mut upgraded: Option<Upgraded> = None;
+        let mut rest = Vec::new();
         for piece in answer.chunks(5) {
-            if let Some(r) = client.handle_input(piece).unwrap() {
-                response = Some(r);
+            if upgraded.is_some() {
+                // Past the response: the connection's bytes.
+                rest.extend_from_slice(piece);
+            } else {
+                upgraded = client.handle_input(piece).unwrap();
             }
         }
-        let response = response.expect("complete");
+        let upgraded = upgraded.expect("complete");
+        let response = upgraded.server_response().expect("the response");
         assert_eq!(response.subprotocol(), Some("chat"));
-        assert_eq!(response.extensions(), [reply]);
-        assert_eq!(&client.take_trailing()[..], server_frame);
+        assert_eq!(response.extensions(), std::slice::from_ref(&reply));
+        assert_eq!(upgraded.subprotocol(), Some("chat"));
+        assert_eq!(upgraded.deflate(), Some(agreed));
+        assert_eq!([upgraded.trailing(), &rest].concat(), server_frame);
+        let mut client_conn = upgraded.into_connection(Config::default(), Instant::ZERO);
+        assert!(client_conn.is_deflate_enabled());
+        client_conn.handle_input(Instant::ZERO, &rest);
+        assert_eq!(client_conn.poll_event(), Some(Event::Message(Message::Text("hello".into()))));
     }
 
     #[test]
     fn round_trip_refused_by_origin() {
         let config = ClientConfig::default().with_origin("https://evil.example");
-        let mut client = ClientHandshake::new("ws://example.com/", config, &mut SeededRandom::new(2)).unwrap();
+        let mut client = client_to("ws://example.com/", config, 2).unwrap();
         let mut wire = Vec::new();
         client.write_request(&mut wire);
-        let mut server = ServerHandshake::new(ServerConfig::default());
+        let mut server = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
         let err = server.handle_input(&wire).unwrap_err();
         let mut answer = Vec::new();
         err.write_response(&mut answer);

@@ -4,9 +4,11 @@
 // One module named after the feature, so that `cargo test handshake` selects every test here.
 mod handshake {
     use proptest::prelude::*;
+    use sansio_ws::Instant;
     use sansio_ws::handshake::{
-        ClientConfig, ClientHandshake, ClientHandshakeError, Extension, ExtensionParam, HandshakeError, OriginPolicy,
-        Request, Response, ServerConfig, ServerHandshake, Target, accept_key, parse_extensions, write_extensions,
+        Accept, ClientConfig, ClientHandshake, ClientHandshakeError, Extension, ExtensionParam, HandshakeError,
+        OriginPolicy, Request, Response, ServerConfig, ServerHandshake, Target, accept_key, parse_extensions,
+        write_extensions,
     };
     use sansio_ws::rand::SeededRandom;
 
@@ -22,14 +24,15 @@ mod handshake {
     ];
 
     fn server_config() -> ServerConfig {
-        ServerConfig { origin_policy: OriginPolicy::AllowList(vec!["http://example.com".into()]), ..Default::default() }
+        ServerConfig::default().with_origin_policy(OriginPolicy::AllowList(vec!["http://example.com".into()]))
     }
 
     type ServerOutcome = Option<Result<Request, HandshakeError>>;
 
-    /// Feeds `input` split at `cuts`, returning the first non-partial outcome and the trailing bytes.
+    /// Feeds `input` split at `cuts`, returning the first non-partial outcome and the trailing bytes
+    /// (those of the `Upgraded` that accepting the request gives).
     fn feed_server(input: &[u8], cuts: &[usize]) -> (ServerOutcome, Vec<u8>) {
-        let mut hs = ServerHandshake::new(server_config());
+        let mut hs = ServerHandshake::new(server_config(), Instant::ZERO);
         let mut outcome = None;
         for piece in pieces(input, cuts) {
             match hs.handle_input(piece) {
@@ -41,7 +44,11 @@ mod handshake {
                 }
             }
         }
-        (outcome, hs.take_trailing().to_vec())
+        let trailing = match &outcome {
+            Some(Ok(request)) => hs.accept(request, Accept::new()).expect("a plain accept").trailing().to_vec(),
+            _ => Vec::new(),
+        };
+        (outcome, trailing)
     }
 
     fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
@@ -58,10 +65,10 @@ mod handshake {
     }
 
     fn client() -> ClientHandshake {
-        let config = ClientConfig::default()
-            .with_subprotocol("chat")
-            .with_extension(Extension::new("permessage-deflate").with_flag("client_max_window_bits"));
-        ClientHandshake::new("ws://example.com/chat", config, &mut SeededRandom::new(5)).unwrap()
+        // The default configuration offers `permessage-deflate; client_max_window_bits`.
+        let config = ClientConfig::default().with_subprotocol("chat");
+        ClientHandshake::with_randomness("ws://example.com/chat", config, Instant::ZERO, Box::new(SeededRandom::new(5)))
+            .unwrap()
     }
 
     fn responses(hs: &ClientHandshake) -> [String; 3] {
@@ -81,20 +88,31 @@ mod handshake {
 
     type ClientOutcome = Option<Result<Response, ClientHandshakeError>>;
 
+    /// Feeds `input` split at `cuts` until the handshake's outcome, returning it and the bytes after
+    /// the response: the `Upgraded`'s trailing bytes, then the pieces not given to the handshake
+    /// (they belong to the connection).
     fn feed_client(input: &[u8], cuts: &[usize]) -> (ClientOutcome, Vec<u8>) {
         let mut hs = client();
         let mut outcome = None;
+        let mut trailing = Vec::new();
         for piece in pieces(input, cuts) {
+            if let Some(Ok(_)) = outcome {
+                trailing.extend_from_slice(piece);
+                continue;
+            }
             match hs.handle_input(piece) {
                 Ok(None) => {}
-                Ok(Some(r)) => outcome = Some(Ok(r)),
+                Ok(Some(upgraded)) => {
+                    trailing = upgraded.trailing().to_vec();
+                    outcome = Some(Ok(upgraded.server_response().expect("the response").clone()));
+                }
                 Err(e) => {
                     outcome = Some(Err(e));
                     break;
                 }
             }
         }
-        (outcome, hs.take_trailing().to_vec())
+        (outcome, trailing)
     }
 
     fn token() -> impl Strategy<Value = String> {
@@ -218,10 +236,12 @@ mod handshake {
                 prop_assert!(t.port() != 0);
                 prop_assert!(t.path().starts_with('/'));
                 // The Host header a client sends is one the server accepts as host[:port].
-                let hs = ClientHandshake::new(&ws, ClientConfig::default(), &mut SeededRandom::new(1)).unwrap();
+                let hs = ClientHandshake::with_randomness(
+                    &ws, ClientConfig::default(), Instant::ZERO, Box::new(SeededRandom::new(1)),
+                ).unwrap();
                 let mut request = Vec::new();
                 hs.write_request(&mut request);
-                let mut server = ServerHandshake::new(ServerConfig::default());
+                let mut server = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
                 let parsed = server.handle_input(&request);
                 prop_assert!(matches!(parsed, Ok(Some(_))), "{:?} for {}", parsed, ws);
             }

@@ -5,11 +5,16 @@ mod common;
 
 // One module named after the feature, so that `cargo test handshake` selects every test here.
 mod handshake {
+    use std::time::Duration;
+
     use crate::common::{Fields, MODES, Mode, add, feed, head, remove, set};
+    use sansio_ws::Instant;
+    use sansio_ws::connection::{Config, Event, Message};
+    use sansio_ws::deflate::{DeflateConfig, DeflateParams};
     use sansio_ws::handshake::{
-        Accept, AcceptError, ClientConfig, ClientHandshake, ClientHandshakeError, Extension, ExtensionParseError,
-        ExtensionParseErrorKind, HandshakeError, HeadLimits, OriginPolicy, Reject, Request, ServerConfig,
-        ServerHandshake,
+        Accept, AcceptError, ClientConfig, ClientHandshake, ClientHandshakeError, DEFAULT_TIMEOUT, Extension,
+        ExtensionParseError, ExtensionParseErrorKind, HandshakeError, HeadLimits, OriginPolicy, Reject, Request,
+        ServerConfig, ServerHandshake,
     };
     use sansio_ws::rand::SeededRandom;
 
@@ -60,14 +65,18 @@ mod handshake {
     }
 
     /// Feeds `input` (plus [`TRAILING`] in the trailing modes) and returns the outcome and the
-    /// trailing bytes handed on.
+    /// trailing bytes handed on (by the `Upgraded` of accepting the request).
     fn run(config: ServerConfig, input: &[u8], mode: Mode) -> (Result<Request, HandshakeError>, Vec<u8>) {
-        let mut hs = ServerHandshake::new(config);
+        let mut hs = ServerHandshake::new(config, Instant::ZERO);
         let outcome = feed(mode, input, TRAILING, |piece| hs.handle_input(piece));
-        if outcome.is_ok() {
-            assert!(hs.is_done());
-        }
-        (outcome, hs.take_trailing().to_vec())
+        let trailing = match &outcome {
+            Ok(request) => {
+                assert!(hs.is_done());
+                hs.accept(request, Accept::new()).expect("a plain accept").trailing().to_vec()
+            }
+            Err(_) => Vec::new(),
+        };
+        (outcome, trailing)
     }
 
     fn expected_trailing(mode: Mode) -> &'static [u8] {
@@ -91,18 +100,16 @@ mod handshake {
     }
 
     fn allow_rfc_origin() -> ServerConfig {
-        ServerConfig { origin_policy: OriginPolicy::AllowList(vec!["http://example.com".into()]), ..Default::default() }
+        ServerConfig::default().with_origin_policy(OriginPolicy::AllowList(vec!["http://example.com".into()]))
     }
 
     fn any_origin() -> ServerConfig {
-        ServerConfig { origin_policy: OriginPolicy::Any, ..Default::default() }
+        ServerConfig::default().with_origin_policy(OriginPolicy::Any)
     }
 
     fn custom_origin() -> ServerConfig {
-        ServerConfig {
-            origin_policy: OriginPolicy::Custom(std::sync::Arc::new(|o: &str| o.ends_with(".trusted.example"))),
-            ..Default::default()
-        }
+        ServerConfig::default()
+            .with_origin_policy(OriginPolicy::Custom(std::sync::Arc::new(|o: &str| o.ends_with(".trusted.example"))))
     }
 
     fn ok(check: Check) -> Result<Check, HandshakeError> {
@@ -592,9 +599,9 @@ mod handshake {
             Case {
                 rule: "configured smaller head limit",
                 input: valid_with(|_| {}),
-                config: || ServerConfig {
-                    limits: HeadLimits { max_head_size: 64, max_headers: 64 },
-                    ..Default::default()
+                config: || {
+                    ServerConfig::default()
+                        .with_limits(HeadLimits::default().with_max_head_size(64).with_max_headers(64))
                 },
                 expect: Err(HandshakeError::HeadTooLarge { limit: 64 }),
             },
@@ -607,6 +614,7 @@ mod handshake {
             HandshakeError::MethodNotAllowed { .. } => 405,
             HandshakeError::MissingVersion | HandshakeError::UnsupportedVersion { .. } => 426,
             HandshakeError::OriginRefused { .. } => 403,
+            HandshakeError::Timeout { .. } => 408,
             _ => 400,
         }
     }
@@ -694,39 +702,48 @@ mod handshake {
         assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
-    fn rfc_request() -> Request {
-        let mut hs = ServerHandshake::new(allow_rfc_origin());
-        hs.handle_input(RFC_REQUEST.as_bytes()).unwrap().unwrap()
+    /// A handshake (with the default configuration but `config`) that has read `input`, and the
+    /// request it returned.
+    fn read(config: ServerConfig, input: &[u8]) -> (ServerHandshake, Request) {
+        let mut hs = ServerHandshake::new(config, Instant::ZERO);
+        let request = hs.handle_input(input).unwrap().unwrap();
+        (hs, request)
+    }
+
+    fn rfc_handshake() -> (ServerHandshake, Request) {
+        read(allow_rfc_origin(), RFC_REQUEST.as_bytes())
     }
 
     #[test]
     fn rfc_example_response_bytes() {
-        let mut out = Vec::new();
-        rfc_request().accept(&Accept::new().with_subprotocol("chat"), &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), RFC_RESPONSE);
+        let (hs, request) = rfc_handshake();
+        let upgraded = hs.accept(&request, Accept::new().with_subprotocol("chat")).unwrap();
+        assert_eq!(String::from_utf8(upgraded.response_bytes().to_vec()).unwrap(), RFC_RESPONSE);
     }
 
     #[test]
     fn accept_writes_extensions_and_extra_headers() {
-        let mut hs = ServerHandshake::new(ServerConfig::default());
+        // permessage-deflate is answered from the configuration (a smaller client window here).
+        let deflate = DeflateConfig::default().with_client_max_window_bits(10);
         let input = valid_with(|f| add(f, "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"));
-        let request = hs.handle_input(&input).unwrap().unwrap();
-        let accept = Accept::new()
-            .with_extension(Extension::new("permessage-deflate").with_value("client_max_window_bits", "10"))
-            .with_header("Set-Cookie", "id=1");
-        let mut out = Vec::new();
-        request.accept(&accept, &mut out).unwrap();
-        let (status, headers, body) = parse_response(&out);
+        let (hs, request) = read(ServerConfig::default().with_deflate(Some(deflate)), &input);
+        let accept = Accept::new().with_header("Set-Cookie", "id=1");
+        let upgraded = hs.accept(&request, accept).unwrap();
+        let (status, headers, body) = parse_response(upgraded.response_bytes());
         assert_eq!(status, 101);
         assert!(body.is_empty());
         assert_eq!(field(&headers, "Sec-WebSocket-Extensions"), Some("permessage-deflate; client_max_window_bits=10"));
         assert_eq!(field(&headers, "Set-Cookie"), Some("id=1"));
         assert_eq!(field(&headers, "Sec-WebSocket-Protocol"), None);
+        assert_eq!(
+            upgraded.extensions(),
+            [Extension::new("permessage-deflate").with_value("client_max_window_bits", "10")]
+        );
+        assert_eq!(upgraded.deflate().map(|p| p.client_max_window_bits), Some(10));
     }
 
     #[test]
     fn accept_misuse_is_a_local_error_and_writes_nothing() {
-        let request = rfc_request();
         let cases = [
             (
                 Accept::new().with_subprotocol("superchat2"),
@@ -734,8 +751,8 @@ mod handshake {
             ),
             (Accept::new().with_subprotocol("CHAT"), AcceptError::SubprotocolNotOffered { protocol: "CHAT".into() }),
             (
-                Accept::new().with_extension(Extension::new("permessage-deflate")),
-                AcceptError::ExtensionNotOffered { name: "permessage-deflate".into() },
+                Accept::new().with_extension(Extension::new("x-compress")),
+                AcceptError::ExtensionNotOffered { name: "x-compress".into() },
             ),
             (Accept::new().with_header("Bad Name", "x"), AcceptError::InvalidHeaderName { name: "Bad Name".into() }),
             (
@@ -752,28 +769,28 @@ mod handshake {
             ),
         ];
         for (accept, expected) in cases {
-            let mut out = b"keep".to_vec();
-            assert_eq!(request.accept(&accept, &mut out), Err(expected.clone()));
-            assert_eq!(out, b"keep", "{expected}");
+            // An error gives no `Upgraded`, so no response exists to be written.
+            let (hs, request) = rfc_handshake();
+            assert_eq!(hs.accept(&request, accept).unwrap_err(), expected);
             assert!(!expected.to_string().is_empty());
         }
     }
 
     #[test]
     fn accept_extension_checks() {
-        let mut hs = ServerHandshake::new(ServerConfig::default());
         let input = valid_with(|f| add(f, "Sec-WebSocket-Extensions", "x-a, x-b"));
-        let request = hs.handle_input(&input).unwrap().unwrap();
-        let mut out = Vec::new();
         let twice = Accept::new().with_extension(Extension::new("x-a")).with_extension(Extension::new("X-A"));
-        assert_eq!(request.accept(&twice, &mut out), Err(AcceptError::DuplicateExtension { name: "X-A".into() }));
+        let (hs, request) = read(ServerConfig::default(), &input);
+        assert_eq!(hs.accept(&request, twice).unwrap_err(), AcceptError::DuplicateExtension { name: "X-A".into() });
         let bad_value = Accept::new().with_extension(Extension::new("x-b").with_value("p", "\u{1}"));
-        assert!(matches!(request.accept(&bad_value, &mut out), Err(AcceptError::InvalidExtension(_))));
-        assert!(out.is_empty());
+        let (hs, request) = read(ServerConfig::default(), &input);
+        assert!(matches!(hs.accept(&request, bad_value), Err(AcceptError::InvalidExtension(_))));
         let both =
             Accept::new().with_extension(Extension::new("x-b")).with_extension(Extension::new("x-a").with_flag("f"));
-        request.accept(&both, &mut out).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("\r\nSec-WebSocket-Extensions: x-b, x-a; f\r\n"));
+        let (hs, request) = read(ServerConfig::default(), &input);
+        let upgraded = hs.accept(&request, both).unwrap();
+        let response = String::from_utf8(upgraded.response_bytes().to_vec()).unwrap();
+        assert!(response.contains("\r\nSec-WebSocket-Extensions: x-b, x-a; f\r\n"), "{response}");
     }
 
     #[test]
@@ -811,9 +828,13 @@ mod handshake {
     fn redirect_is_seen_by_the_client() {
         let mut out = Vec::new();
         Reject::new(302).with_header("Location", "ws://other.example/chat").write(&mut out).unwrap();
-        let mut client =
-            ClientHandshake::new("ws://example.com/chat", ClientConfig::default(), &mut SeededRandom::new(3))
-                .expect("valid");
+        let mut client = ClientHandshake::with_randomness(
+            "ws://example.com/chat",
+            ClientConfig::default(),
+            Instant::ZERO,
+            Box::new(SeededRandom::new(3)),
+        )
+        .expect("valid");
         let err = client.handle_input(&out).unwrap_err();
         assert_eq!(err.location(), Some("ws://other.example/chat"));
         assert_eq!(err.rejected_status(), Some(302));
@@ -823,20 +844,20 @@ mod handshake {
 
     #[test]
     fn input_after_the_request_joins_the_trailing_bytes() {
-        let mut hs = ServerHandshake::new(ServerConfig::default());
+        let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
         let mut input = valid_with(|_| {});
         input.extend_from_slice(b"ab");
-        assert!(hs.handle_input(&input).unwrap().is_some());
+        let request = hs.handle_input(&input).unwrap().unwrap();
         assert!(hs.handle_input(b"cd").unwrap().is_none());
-        assert_eq!(&hs.take_trailing()[..], b"abcd");
-        assert!(hs.take_trailing().is_empty());
+        assert!(hs.handle_input(b"").unwrap().is_none());
         assert!(hs.handle_input(b"e").unwrap().is_none());
-        assert_eq!(&hs.take_trailing()[..], b"e");
+        let upgraded = hs.accept(&request, Accept::new()).unwrap();
+        assert_eq!(upgraded.trailing(), b"abcde", "in order, none lost");
     }
 
     #[test]
     fn an_error_is_sticky() {
-        let mut hs = ServerHandshake::new(ServerConfig::default());
+        let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
         let e = hs.handle_input(&valid_start("PUT / HTTP/1.1")).unwrap_err();
         assert_eq!(hs.handle_input(&valid_with(|_| {})), Err(e));
         assert!(!hs.is_done());
@@ -844,7 +865,7 @@ mod handshake {
 
     #[test]
     fn partial_input_is_not_an_error() {
-        let mut hs = ServerHandshake::new(ServerConfig::default());
+        let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
         let input = valid_with(|_| {});
         assert_eq!(hs.handle_input(&input[..input.len() - 1]), Ok(None));
         assert_eq!(hs.handle_input(&[]), Ok(None));
@@ -858,7 +879,7 @@ mod handshake {
         let missing = HeadLimits::DEFAULT_MAX_HEAD_SIZE - input.len();
         input = valid_with(|f| add(f, "X-Pad", &"p".repeat(missing)));
         assert_eq!(input.len(), HeadLimits::DEFAULT_MAX_HEAD_SIZE);
-        let mut hs = ServerHandshake::new(ServerConfig::default());
+        let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
         let (last, rest) = input.split_last().unwrap();
         for b in rest {
             assert_eq!(hs.handle_input(std::slice::from_ref(b)), Ok(None));
@@ -868,9 +889,184 @@ mod handshake {
 
         // One byte more and it is refused.
         let input = valid_with(|f| add(f, "X-Pad", &"p".repeat(missing + 1)));
-        let mut hs = ServerHandshake::new(ServerConfig::default());
+        let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
         let err = input.iter().find_map(|b| hs.handle_input(std::slice::from_ref(b)).err()).unwrap();
         assert_eq!(err.status(), 431);
+    }
+
+    /// The RFC 6455 §5.7 masked text frame "Hello".
+    const HELLO: &[u8] = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+    /// A masked Ping "hi".
+    const PING_HI: &[u8] = &[0x89, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+
+    fn output(conn: &mut sansio_ws::connection::Connection, now: Instant) -> Vec<u8> {
+        let mut out = Vec::new();
+        while conn.poll_transmit(now, &mut out) > 0 {}
+        out
+    }
+
+    #[test]
+    fn accept_gives_the_response_and_the_bytes_after_the_request() {
+        let mut input = RFC_REQUEST.as_bytes().to_vec();
+        input.extend_from_slice(TRAILING);
+        let (hs, request) = read(allow_rfc_origin(), &input);
+        let upgraded = hs.accept(&request, Accept::new().with_subprotocol("chat")).unwrap();
+        assert_eq!(upgraded.role(), sansio_ws::Role::Server);
+        assert_eq!(upgraded.response_bytes(), RFC_RESPONSE.as_bytes());
+        assert_eq!(upgraded.trailing(), TRAILING);
+        assert_eq!(upgraded.subprotocol(), Some("chat"));
+        assert!(upgraded.extensions().is_empty());
+        assert_eq!(upgraded.deflate(), None);
+        assert!(upgraded.server_response().is_none());
+    }
+
+    /// A client that sent frames right behind its request: the connection's first output is the
+    /// 101, then its answers to those frames (a Pong for the Ping), and their events are ready.
+    #[test]
+    fn into_connection_writes_the_101_then_answers_the_early_frames() {
+        let mut input = RFC_REQUEST.as_bytes().to_vec();
+        input.extend_from_slice(HELLO);
+        input.extend_from_slice(PING_HI);
+        let (hs, request) = read(allow_rfc_origin(), &input);
+        let upgraded = hs.accept(&request, Accept::new().with_subprotocol("chat")).unwrap();
+        assert_eq!(upgraded.trailing(), [HELLO, PING_HI].concat());
+        let now = Instant::from_secs(5);
+        let mut conn = upgraded.into_connection(Config::default(), now);
+        assert_eq!(conn.role(), sansio_ws::Role::Server);
+        assert_eq!(conn.poll_event(), Some(Event::Message(Message::Text("Hello".into()))));
+        assert_eq!(conn.poll_event(), Some(Event::Ping(sansio_ws::bytes::Bytes::from_static(b"hi"))));
+        assert_eq!(conn.poll_event(), None);
+        let mut expected = RFC_RESPONSE.as_bytes().to_vec();
+        expected.extend_from_slice(&[0x8A, 0x02, b'h', b'i']);
+        let mut first = Vec::new();
+        assert!(conn.poll_transmit(now, &mut first) > 0);
+        assert!(first.starts_with(RFC_RESPONSE.as_bytes()), "the first output begins with the 101");
+        first.extend(output(&mut conn, now));
+        assert_eq!(first, expected, "the 101, then the Pong");
+        // Later output follows as usual.
+        conn.send_text("bye").unwrap();
+        assert_eq!(output(&mut conn, now), [0x81, 0x03, b'b', b'y', b'e']);
+    }
+
+    /// The 101 goes out first even when the transport takes it in pieces and the application
+    /// sent something at once.
+    #[test]
+    fn the_101_comes_first_even_when_written_in_pieces() {
+        let (hs, request) = rfc_handshake();
+        let upgraded = hs.accept(&request, Accept::new()).unwrap();
+        let response = upgraded.response_bytes().to_vec();
+        assert!(upgraded.trailing().is_empty());
+        let now = Instant::ZERO;
+        let mut conn = upgraded.into_connection(Config::default(), now);
+        conn.send_text("hi").unwrap();
+        // The transport takes 10 bytes, then the rest.
+        let mut out = conn.transmit_chunks().next().unwrap()[..10].to_vec();
+        conn.advance_transmit(now, 10);
+        out.extend(output(&mut conn, now));
+        let mut expected = response;
+        expected.extend_from_slice(&[0x81, 0x02, b'h', b'i']);
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn the_request_must_arrive_before_the_deadline() {
+        assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(10));
+        let start = Instant::from_secs(1_700_000_000);
+        let deadline = start + DEFAULT_TIMEOUT;
+        let input = valid_with(|_| {});
+        let mut hs = ServerHandshake::new(ServerConfig::default(), start);
+        assert_eq!(hs.poll_timeout(), Some(deadline));
+        // A byte now and then does not push the deadline back.
+        assert_eq!(hs.handle_input(&input[..10]), Ok(None));
+        assert_eq!(hs.poll_timeout(), Some(deadline));
+        assert_eq!(hs.handle_timeout(start), Ok(()));
+        assert_eq!(hs.handle_timeout(start + (DEFAULT_TIMEOUT - Duration::from_millis(1))), Ok(()));
+        assert_eq!(hs.poll_timeout(), Some(deadline));
+        let err = hs.handle_timeout(deadline).unwrap_err();
+        assert_eq!(err, HandshakeError::Timeout { after: DEFAULT_TIMEOUT });
+        assert_eq!(err.status(), 408);
+        let mut out = Vec::new();
+        err.write_response(&mut out);
+        assert!(out.starts_with(b"HTTP/1.1 408 "), "{}", String::from_utf8_lossy(&out));
+        let (status, headers, body) = parse_response(&out);
+        assert_eq!(status, 408);
+        assert_eq!(field(&headers, "Connection"), Some("close"));
+        assert_eq!(String::from_utf8(body).unwrap(), format!("{err}\n"));
+        // The failure is final: the rest of the request gets the same error, and no deadline is left.
+        assert_eq!(hs.handle_input(&input[10..]), Err(err.clone()));
+        assert_eq!(hs.handle_timeout(deadline + Duration::from_secs(1)), Err(err));
+        assert_eq!(hs.poll_timeout(), None);
+        assert!(!hs.is_done());
+
+        // Found late (after the deadline) it is the same; the configured timeout applies.
+        let two = Duration::from_secs(2);
+        let mut hs = ServerHandshake::new(ServerConfig::default().with_timeout(two), start);
+        assert_eq!(hs.poll_timeout(), Some(start + two));
+        assert_eq!(hs.handle_timeout(start + Duration::from_secs(3600)), Err(HandshakeError::Timeout { after: two }));
+
+        // Once the request is complete there is no deadline, and a late timer changes nothing.
+        let mut hs = ServerHandshake::new(ServerConfig::default(), start);
+        let request = hs.handle_input(&input).unwrap().unwrap();
+        assert_eq!(hs.poll_timeout(), None);
+        assert_eq!(hs.handle_timeout(deadline + Duration::from_secs(3600)), Ok(()));
+        assert!(hs.accept(&request, Accept::new()).is_ok());
+    }
+
+    #[test]
+    fn permessage_deflate_in_accept_is_refused() {
+        let offered = valid_with(|f| add(f, "Sec-WebSocket-Extensions", "permessage-deflate"));
+        let not_offered = valid_with(|_| {});
+        for input in [&offered, &not_offered] {
+            for config in [ServerConfig::default(), ServerConfig::default().with_deflate(None)] {
+                for name in ["permessage-deflate", "PerMessage-Deflate"] {
+                    let (hs, request) = read(config.clone(), input);
+                    let accept = Accept::new().with_extension(Extension::new(name));
+                    assert_eq!(hs.accept(&request, accept).unwrap_err(), AcceptError::DeflateInAccept);
+                }
+            }
+        }
+        assert!(!AcceptError::DeflateInAccept.to_string().is_empty());
+    }
+
+    #[test]
+    fn permessage_deflate_is_accepted_by_default_and_declined_without_a_config() {
+        let input = valid_with(|f| add(f, "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"));
+        let (hs, request) = read(ServerConfig::default(), &input);
+        let upgraded = hs.accept(&request, Accept::new()).unwrap();
+        let (_, headers, _) = parse_response(upgraded.response_bytes());
+        assert_eq!(field(&headers, "Sec-WebSocket-Extensions"), Some("permessage-deflate"));
+        let full = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        assert_eq!(upgraded.deflate(), Some(full));
+        assert_eq!(upgraded.extensions(), [Extension::new("permessage-deflate")]);
+        assert!(upgraded.into_connection(Config::default(), Instant::ZERO).is_deflate_enabled());
+
+        let (hs, request) = read(ServerConfig::default().with_deflate(None), &input);
+        let upgraded = hs.accept(&request, Accept::new()).unwrap();
+        let (_, headers, _) = parse_response(upgraded.response_bytes());
+        assert_eq!(field(&headers, "Sec-WebSocket-Extensions"), None, "declined");
+        assert_eq!(upgraded.deflate(), None);
+        assert!(upgraded.extensions().is_empty());
+        assert!(!upgraded.into_connection(Config::default(), Instant::ZERO).is_deflate_enabled());
+
+        // Not offered: nothing to accept.
+        let (hs, request) = read(ServerConfig::default(), &valid_with(|_| {}));
+        let upgraded = hs.accept(&request, Accept::new()).unwrap();
+        let (_, headers, _) = parse_response(upgraded.response_bytes());
+        assert_eq!(field(&headers, "Sec-WebSocket-Extensions"), None);
+        assert_eq!(upgraded.deflate(), None);
+
+        // Next to an extension the application accepts.
+        let input = valid_with(|f| add(f, "Sec-WebSocket-Extensions", "x-a, permessage-deflate"));
+        let (hs, request) = read(ServerConfig::default(), &input);
+        let upgraded = hs.accept(&request, Accept::new().with_extension(Extension::new("x-a"))).unwrap();
+        let (_, headers, _) = parse_response(upgraded.response_bytes());
+        assert_eq!(field(&headers, "Sec-WebSocket-Extensions"), Some("x-a, permessage-deflate"));
+        assert_eq!(upgraded.deflate(), Some(full));
     }
 
     #[test]
@@ -883,6 +1079,7 @@ mod handshake {
             (HandshakeError::HeadTooLarge { limit: 10 }, "10"),
             (HandshakeError::TooManyHeaders { limit: 64 }, "64"),
             (HandshakeError::RepeatedHeader { name: "Origin" }, "Origin"),
+            (HandshakeError::Timeout { after: Duration::from_secs(10) }, "10s"),
         ];
         for (e, needle) in samples {
             assert!(e.to_string().contains(needle), "{e}");
@@ -892,8 +1089,9 @@ mod handshake {
 
 #[test]
 fn a_plain_get_exposes_its_path_for_serving_a_page() {
+    use sansio_ws::Instant;
     use sansio_ws::handshake::{HandshakeError, Reject, ServerConfig, ServerHandshake};
-    let mut hs = ServerHandshake::new(ServerConfig::default());
+    let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
     let err = hs.handle_input(b"GET /index.html?x=1 HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\n\r\n").unwrap_err();
     assert_eq!(err, HandshakeError::MissingUpgrade);
     assert_eq!(hs.plain_http_path(), Some("/index.html"));
@@ -902,10 +1100,10 @@ fn a_plain_get_exposes_its_path_for_serving_a_page() {
     assert!(out.starts_with(b"HTTP/1.1 200 "));
 
     // An Upgrade to something else is not a plain GET; a bad WebSocket request is not either.
-    let mut hs = ServerHandshake::new(ServerConfig::default());
+    let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
     hs.handle_input(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n").unwrap_err();
     assert_eq!(hs.plain_http_path(), None);
-    let mut hs = ServerHandshake::new(ServerConfig::default());
+    let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
     hs.handle_input(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").unwrap_err();
     assert_eq!(hs.plain_http_path(), None);
 }

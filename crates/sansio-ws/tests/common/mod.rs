@@ -84,3 +84,32 @@ pub(crate) fn feed<T, E>(
     }
     outcome.unwrap_or_else(|| panic!("{mode:?}: no outcome, input ended while partial"))
 }
+
+/// Like [`feed`], for a reader that takes no more input once it has returned its value (the
+/// client handshake: the bytes after the response belong to the connection). Returns the value
+/// and the input not fed yet when it came, which the caller hands on; input ending while partial
+/// panics.
+pub(crate) fn feed_until_value<T, E>(
+    mode: Mode,
+    input: &[u8],
+    trailing: &[u8],
+    mut handle: impl FnMut(&[u8]) -> Result<Option<T>, E>,
+) -> Result<(T, Vec<u8>), E> {
+    let mut all = input.to_vec();
+    if mode.with_trailing() {
+        all.extend_from_slice(trailing);
+    }
+    let step = match mode {
+        Mode::Whole | Mode::WholeWithTrailing => all.len().max(1),
+        Mode::ByteByByte | Mode::ByteByByteWithTrailing => 1,
+    };
+    let mut fed = 0;
+    while fed < all.len() {
+        let piece = &all[fed..(fed + step).min(all.len())];
+        fed += piece.len();
+        if let Some(value) = handle(piece)? {
+            return Ok((value, all[fed..].to_vec()));
+        }
+    }
+    panic!("{mode:?}: no outcome, input ended while partial")
+}
