@@ -1,5 +1,6 @@
-//! Memory a connection holds for permessage-deflate, measured with a counting allocator: what
-//! `docs/ARCHITECTURE.md` and the `deflate` module docs promise, checked.
+//! Memory a connection holds for permessage-deflate, measured as the growth of the process's
+//! resident memory (`/proc/self/statm`, hence Linux only) over many connections: the bounds the
+//! `deflate` module docs state, checked.
 #![cfg(feature = "deflate")]
 #![cfg(target_os = "linux")]
 
