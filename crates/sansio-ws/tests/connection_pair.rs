@@ -482,3 +482,24 @@ fn a_large_message_buffer_is_reused_once_the_application_drops_it() {
     assert_eq!(fourth.payload()[..], vec![4u8; 100_000][..]);
     assert_eq!(third.payload()[..], vec![3u8; 100_000][..]);
 }
+
+/// On a fast link (1 ms each way) a client whose machine vanishes is declared dead by the server's
+/// heartbeat after the documented back-off: Pong deadlines of 3, 6 and 12 s from the 3 s floor,
+/// so 21 s after the first unanswered Ping, not three retries at the floor (9 s).
+#[test]
+fn heartbeat_backs_off_from_the_floor_on_a_fast_link() {
+    let mut p = Pair::new(quiet(), Config::default());
+    p.latency = Duration::from_millis(1);
+    // One answered Ping at 30 s of silence gives the server a round-trip sample of 2 ms.
+    p.run_until(Instant::from_secs(31));
+    assert_eq!(p.server.stats().last_rtt, Some(Duration::from_millis(2)));
+    p.vanished[0] = true;
+    // The next keepalive Ping goes out 30 s after the Pong arrived; death follows 21 s later.
+    let first_unanswered = Instant::from_secs(30) + Duration::from_millis(2) + Duration::from_secs(30);
+    assert!(p.run_until_closed(Duration::from_secs(120)));
+    assert_eq!(
+        final_cause(&p.server_events),
+        CloseCause::HeartbeatTimeout { misses: 3, last_rtt: Some(Duration::from_millis(2)) }
+    );
+    assert_eq!(p.now - first_unanswered, Duration::from_secs(21));
+}

@@ -23,8 +23,10 @@ pub enum ReceiveMode {
 /// whose payload is a sequence number and the send time. The Pong that echoes it gives a round-trip
 /// sample; samples feed a smoothed estimate (SRTT and RTTVAR, as TCP does in RFC 6298) and the Pong
 /// deadline is `SRTT + 4·RTTVAR`, kept between [`min_timeout`](Self::min_timeout) and
-/// [`max_timeout`](Self::max_timeout). A missed deadline is retried with the deadline doubled; after
-/// [`max_misses`](Self::max_misses) consecutive misses the peer is declared dead. Any data arriving
+/// [`max_timeout`](Self::max_timeout). A missed deadline is retried with the deadline doubled (from
+/// the floor: 3 s, 6 s, 12 s on a fast link with the defaults); after
+/// [`max_misses`](Self::max_misses) consecutive misses the peer is declared dead, 21 s after the
+/// first unanswered Ping with the defaults. Any data arriving
 /// while a Pong is awaited also proves the peer alive (its Pong may be queued behind a long message).
 /// An interval or deadline floor below 1 ms is raised to 1 ms (zero would wake a driver in a loop).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

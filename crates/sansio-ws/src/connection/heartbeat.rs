@@ -81,14 +81,18 @@ impl Heartbeat {
     }
 
     /// The Pong deadline for a Ping sent after `misses` consecutive misses: the smoothed estimate
-    /// plus four deviations, doubled per miss, within the configured floor and ceiling.
+    /// plus four deviations (the initial timeout before any sample), kept within the configured
+    /// floor and ceiling, then doubled per miss up to the ceiling. The floor applies before the
+    /// doubling, so a fast link backs off from the floor (3 s, 6 s, 12 s with the defaults) rather
+    /// than retrying at the floor every time.
     pub(crate) fn pong_timeout(&self, misses: u32) -> Duration {
+        let ceiling = self.cfg.max_timeout.max(self.cfg.min_timeout);
         let base = match self.rtt.srtt {
             Some(srtt) => srtt + self.rtt.rttvar * 4,
             None => self.cfg.initial_timeout,
         };
-        let backed_off = base.checked_mul(1u32 << misses.min(16)).unwrap_or(Duration::MAX);
-        backed_off.clamp(self.cfg.min_timeout, self.cfg.max_timeout.max(self.cfg.min_timeout))
+        let base = base.clamp(self.cfg.min_timeout, ceiling);
+        base.checked_mul(1u32 << misses.min(16)).unwrap_or(Duration::MAX).min(ceiling)
     }
 
     pub(crate) fn deadline(&self) -> Instant {
@@ -226,6 +230,65 @@ mod tests {
         let d3 = hb.deadline();
         assert_eq!(d3 - d2, Duration::from_secs(30), "capped at the ceiling");
         assert_eq!(hb.on_timeout(d3), Action::Dead { misses: 3, last_rtt: None });
+    }
+
+    /// RFC 6298-style arithmetic with exact figures: the first sample sets SRTT = R and
+    /// RTTVAR = R/2; later ones RTTVAR = 3/4·RTTVAR + 1/4·|SRTT − R|, SRTT = 7/8·SRTT + 1/8·R.
+    #[test]
+    fn the_estimate_follows_rfc_6298() {
+        let mut rtt = RttEstimate::default();
+        rtt.sample(Duration::from_millis(800));
+        assert_eq!((rtt.srtt, rtt.rttvar), (Some(Duration::from_millis(800)), Duration::from_millis(400)));
+        rtt.sample(Duration::from_millis(400));
+        // RTTVAR = (3·400 + |800 − 400|) / 4 = 400; SRTT = (7·800 + 400) / 8 = 750.
+        assert_eq!((rtt.srtt, rtt.rttvar), (Some(Duration::from_millis(750)), Duration::from_millis(400)));
+        rtt.sample(Duration::from_millis(750));
+        // RTTVAR = (3·400 + 0) / 4 = 300; SRTT unchanged.
+        assert_eq!((rtt.srtt, rtt.rttvar), (Some(Duration::from_millis(750)), Duration::from_millis(300)));
+        assert_eq!(rtt.latest, Some(Duration::from_millis(750)));
+    }
+
+    /// The deadline is SRTT + 4·RTTVAR between the floor and the ceiling, doubled per miss from
+    /// there: on a fast link 3 s, 6 s, 12 s; on a slow one the estimate is the base.
+    #[test]
+    fn back_off_doubles_from_the_clamped_estimate() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        hb.rtt.sample(Duration::from_millis(2)); // a LAN: 2 ms + 4 ms, far under the 3 s floor
+        let fast: Vec<Duration> = (0..4).map(|m| hb.pong_timeout(m)).collect();
+        assert_eq!(fast, [3, 6, 12, 24].map(Duration::from_secs));
+        assert_eq!(hb.pong_timeout(5), Duration::from_secs(30), "capped at the ceiling");
+
+        let mut slow = Heartbeat::new(cfg(), Instant::ZERO);
+        slow.rtt.sample(Duration::from_secs(2)); // 2 s + 4·1 s = 6 s, above the floor
+        assert_eq!(slow.pong_timeout(0), Duration::from_secs(6));
+        assert_eq!(slow.pong_timeout(1), Duration::from_secs(12));
+        assert_eq!(slow.pong_timeout(2), Duration::from_secs(24));
+        assert_eq!(slow.pong_timeout(3), Duration::from_secs(30));
+
+        // Before any sample, the initial timeout is the base (10 s, then 20 s, then the ceiling).
+        let fresh = Heartbeat::new(cfg(), Instant::ZERO);
+        let initial: Vec<Duration> = (0..3).map(|m| fresh.pong_timeout(m)).collect();
+        assert_eq!(initial, [10, 20, 30].map(Duration::from_secs));
+    }
+
+    /// A peer that vanishes on a fast link is declared dead after 3 + 6 + 12 = 21 s of unanswered
+    /// Pings with the defaults, as the configuration documents.
+    #[test]
+    fn a_vanished_peer_on_a_fast_link_is_dead_after_the_documented_back_off() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let p = ping_at(&mut hb, Instant::from_secs(30));
+        assert!(hb.on_pong(Instant::from_millis(30_001), &p)); // 1 ms round trip
+        hb.on_receive(Instant::from_millis(30_001));
+        let first = hb.deadline(); // the next keepalive Ping
+        ping_at(&mut hb, first);
+        let d1 = hb.deadline();
+        ping_at(&mut hb, d1);
+        let d2 = hb.deadline();
+        ping_at(&mut hb, d2);
+        let d3 = hb.deadline();
+        assert_eq!([d1 - first, d2 - d1, d3 - d2], [3, 6, 12].map(Duration::from_secs));
+        assert_eq!(hb.on_timeout(d3), Action::Dead { misses: 3, last_rtt: Some(Duration::from_millis(1)) });
+        assert_eq!(d3 - first, Duration::from_secs(21));
     }
 
     #[test]
