@@ -288,3 +288,36 @@ fn with_ctx_sends_outside_callbacks() {
         client.turn(Some(Duration::from_millis(5))).unwrap();
     }
 }
+
+/// A TLS ClientHello or binary noise sent to the plain listener is refused as it arrives, not at
+/// the handshake timeout: the TLS client's connection is closed with nothing written (it could not
+/// read HTTP), the noise gets a 400.
+#[test]
+fn non_http_bytes_are_refused_at_once() {
+    let mut el = EventLoop::new(config(), Recorder::default()).unwrap();
+    let addr = listen(&mut el);
+    let ask = |first_bytes: &'static [u8]| {
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+            let started = StdInstant::now();
+            s.write_all(first_bytes).unwrap();
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).map(|_| (String::from_utf8_lossy(&out).into_owned(), started.elapsed()))
+        })
+    };
+    let tls = ask(&[0x16, 0x03, 0x01, 0x00, 0xf4, 0x01, 0x00, 0x00, 0xf0, 0x03, 0x03]);
+    let noise = ask(b"\x00\x01\x02\x03");
+    while !(tls.is_finished() && noise.is_finished()) {
+        el.turn(Some(Duration::from_millis(20))).unwrap();
+    }
+    let (tls_answer, tls_elapsed) = tls.join().unwrap().unwrap();
+    let (noise_answer, noise_elapsed) = noise.join().unwrap().unwrap();
+    assert_eq!(tls_answer, "", "no HTTP for a TLS client");
+    assert!(noise_answer.starts_with("HTTP/1.1 400 "), "{noise_answer}");
+    assert!(noise_answer.contains("not an HTTP request line"), "{noise_answer}");
+    // Well before the 10 s handshake timeout (the exact figure depends on the machine's load).
+    for elapsed in [tls_elapsed, noise_elapsed] {
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    }
+}

@@ -569,13 +569,15 @@ mod handshake {
                 rule: "TLS ClientHello on a plain port",
                 input: b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(),
                 config: default_config,
-                expect: Err(HandshakeError::Malformed { what: "invalid token in the start line" }),
+                // Refused at its first byte, not when a blank line happens to follow.
+                expect: Err(HandshakeError::TlsOnPlainText),
             },
             Case {
                 rule: "blank line before the request line",
                 input: [&b"\r\n\r\n"[..], &valid_with(|_| {})].concat(),
                 config: default_config,
-                expect: Err(HandshakeError::Malformed { what: "unexpected blank line" }),
+                // Refused at its first byte: a request line starts with a method token.
+                expect: Err(HandshakeError::NotHttp),
             },
             // ---- rejected: bounds (431) ----
             Case {
@@ -671,6 +673,10 @@ mod handshake {
             let mut out = b"previous".to_vec();
             expected.write_response(&mut out);
             assert!(out.starts_with(b"previous"), "appends");
+            if *expected == HandshakeError::TlsOnPlainText {
+                assert_eq!(out, b"previous", "a TLS client gets no HTTP answer");
+                continue;
+            }
             let (status, headers, body) = parse_response(&out[8..]);
             assert_eq!(status, expected.status(), "{}", case.rule);
             assert_eq!(field(&headers, "Content-Length"), Some(body.len().to_string().as_str()), "{}", case.rule);
@@ -1106,4 +1112,39 @@ fn a_plain_get_exposes_its_path_for_serving_a_page() {
     let mut hs = ServerHandshake::new(ServerConfig::default(), Instant::ZERO);
     hs.handle_input(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").unwrap_err();
     assert_eq!(hs.plain_http_path(), None);
+}
+
+/// Bytes that cannot start an HTTP request line are refused as they arrive, not when the head
+/// would be complete or the deadline passes: a TLS ClientHello (nothing written back, a TLS
+/// client cannot read it), binary noise or a method token that never ends (400).
+#[test]
+fn non_http_first_bytes_are_refused_at_once() {
+    use sansio_ws::Instant;
+    use sansio_ws::handshake::{HandshakeError, ServerConfig, ServerHandshake};
+    let now = Instant::ZERO;
+    // The first bytes of a TLS 1.3 ClientHello record.
+    let mut hs = ServerHandshake::new(ServerConfig::default(), now);
+    assert_eq!(hs.handle_input(&[0x16, 0x03, 0x01, 0x02, 0x00]), Err(HandshakeError::TlsOnPlainText));
+    let mut out = Vec::new();
+    HandshakeError::TlsOnPlainText.write_response(&mut out);
+    assert!(out.is_empty());
+    assert_eq!(hs.handle_input(b"GET / HTTP/1.1\r\n"), Err(HandshakeError::TlsOnPlainText), "it stays failed");
+
+    for noise in [&b"\x00\x01\x02"[..], b"\r\n", b" GET", b"GET\x00", b"G\xffT /"] {
+        let mut hs = ServerHandshake::new(ServerConfig::default(), now);
+        assert_eq!(hs.handle_input(noise), Err(HandshakeError::NotHttp), "{noise:?}");
+        assert_eq!(HandshakeError::NotHttp.status(), 400);
+    }
+    // One byte at a time: the first impossible byte decides.
+    let mut hs = ServerHandshake::new(ServerConfig::default(), now);
+    assert_eq!(hs.handle_input(b"G"), Ok(None));
+    assert_eq!(hs.handle_input(b"E"), Ok(None));
+    assert_eq!(hs.handle_input(b"\x01"), Err(HandshakeError::NotHttp));
+    // A method token longer than any HTTP method, still without a space.
+    let mut hs = ServerHandshake::new(ServerConfig::default(), now);
+    assert_eq!(hs.handle_input(&[b'A'; 24]), Ok(None));
+    assert_eq!(hs.handle_input(b"A"), Err(HandshakeError::NotHttp));
+    // A plausible start is left to the parser of the whole head (here a 405 for POST).
+    let mut hs = ServerHandshake::new(ServerConfig::default(), now);
+    assert_eq!(hs.handle_input(b"POST / HTTP/1.1\r\n"), Ok(None));
 }

@@ -139,6 +139,17 @@ impl<E: Clone> HeadPhase<E> {
     pub(crate) fn is_done(&self) -> bool {
         matches!(self.state, PhaseState::Done)
     }
+
+    /// Whether the head is still being read.
+    pub(crate) fn is_reading(&self) -> bool {
+        matches!(self.state, PhaseState::Reading(_))
+    }
+
+    /// Fails the phase for good with `e` (every later call returns it), and returns it.
+    pub(crate) fn fail(&mut self, e: E) -> E {
+        self.state = PhaseState::Failed(e.clone());
+        e
+    }
 }
 
 /// Collects the bytes of a head until its end is found.

@@ -13,8 +13,8 @@ use base64::Engine as _;
 use super::extensions::{Extension, ExtensionFormatError, ExtensionParseError, parse_extensions, write_extensions};
 use super::head::{HeadLimits, HeadPhase};
 use super::headers::{
-    FieldProblem, Headers, check_extra_field, first_two, httparse_problem, is_token, list_elements, write_field,
-    write_status_line,
+    FieldProblem, Headers, check_extra_field, first_two, httparse_problem, is_tchar, is_token, list_elements,
+    write_field, write_status_line,
 };
 use super::origin::{OriginPolicy, split_authority};
 use super::upgraded::{AgreedDeflate, Upgraded};
@@ -95,6 +95,39 @@ pub struct ServerHandshake {
     phase: HeadPhase<HandshakeError>,
     /// Path of a well-formed GET without any `Upgrade` field.
     plain_get: Option<String>,
+    /// How far the first bytes are known to start an HTTP request line.
+    start: RequestStart,
+}
+
+/// The judgement of a request's first bytes, made as they arrive, so that a peer speaking
+/// something else (TLS, another protocol, noise) is refused at once instead of at the deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestStart {
+    /// This many bytes of the method token seen so far, no space yet.
+    Method(usize),
+    /// A method token and a space: the rest is for the parser of the whole head.
+    Plausible,
+}
+
+/// The longest method token waited for before the first space (the longest registered HTTP
+/// method is 17 bytes).
+const MAX_METHOD_LEN: usize = 24;
+
+impl RequestStart {
+    /// Judges the next bytes of the input; `Err` once they cannot start a request line.
+    fn judge(&mut self, data: &[u8]) -> Result<(), HandshakeError> {
+        for &b in data {
+            let RequestStart::Method(seen) = *self else { return Ok(()) };
+            *self = match b {
+                b' ' if seen > 0 => RequestStart::Plausible,
+                // A TLS record of type handshake (RFC 8446 §5.1): a ClientHello.
+                0x16 if seen == 0 => return Err(HandshakeError::TlsOnPlainText),
+                b if is_tchar(b) && seen < MAX_METHOD_LEN => RequestStart::Method(seen + 1),
+                _ => return Err(HandshakeError::NotHttp),
+            };
+        }
+        Ok(())
+    }
 }
 
 impl ServerHandshake {
@@ -102,7 +135,7 @@ impl ServerHandshake {
     /// (the [`timeout`](ServerConfig::timeout) counts from it).
     pub fn new(config: ServerConfig, now: Instant) -> Self {
         let phase = HeadPhase::new(&config.limits, now + config.timeout);
-        ServerHandshake { config, phase, plain_get: None }
+        ServerHandshake { config, phase, plain_get: None, start: RequestStart::Method(0) }
     }
 
     /// Feeds bytes read from the connection, in pieces of any size.
@@ -113,9 +146,15 @@ impl ServerHandshake {
     ///   connection ([`Upgraded::trailing`]); input given after this point is added to them and
     ///   `Ok(None)` is returned.
     /// - `Err(e)`: the request is refused; send [`HandshakeError::write_response`] and close.
-    ///   Every later call returns the same error.
+    ///   Every later call returns the same error. Bytes that cannot start a request line (a TLS
+    ///   ClientHello, binary noise) are refused as soon as they arrive, not at the deadline.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
-        let ServerHandshake { config, phase, plain_get } = self;
+        let ServerHandshake { config, phase, plain_get, start } = self;
+        if phase.is_reading() {
+            if let Err(e) = start.judge(data) {
+                return Err(phase.fail(e));
+            }
+        }
         let limit = config.limits.max_head_size;
         phase.feed(
             data,
@@ -699,6 +738,14 @@ pub enum HandshakeError {
         /// The origin received.
         origin: String,
     },
+    /// The first bytes cannot start an HTTP request line (no method token and space). Status
+    /// 400, sent as soon as they arrive.
+    NotHttp,
+    /// The first byte is that of a TLS record: a client speaking TLS (`wss://`, `https://`) to a
+    /// plain-text listener. Status 400 for the record, but
+    /// [`write_response`](Self::write_response) writes nothing: a TLS client cannot read an
+    /// HTTP answer, so just close.
+    TlsOnPlainText,
     /// The request head did not arrive within [`ServerConfig::timeout`]. Status 408.
     Timeout {
         /// The timeout in force.
@@ -725,6 +772,9 @@ impl HandshakeError {
     /// `Upgrade, close`; `Allow: GET` for 405), and a short text body naming the problem (the
     /// [`Display`](fmt::Display) of the error). Close the connection once it is written.
     pub fn write_response(&self, out: &mut Vec<u8>) {
+        if *self == HandshakeError::TlsOnPlainText {
+            return;
+        }
         let body = format!("{self}\n");
         let status = self.status();
         let mut extra = vec![("Content-Type", "text/plain; charset=utf-8")];
@@ -780,6 +830,8 @@ impl fmt::Display for HandshakeError {
             HandshakeError::InvalidExtensions(e) => write!(f, "invalid Sec-WebSocket-Extensions: {e}"),
             HandshakeError::OriginRefused { origin } => write!(f, "origin {origin:?} is not allowed"),
             HandshakeError::Timeout { after } => write!(f, "the request did not arrive within {after:?}"),
+            HandshakeError::NotHttp => f.write_str("the first bytes are not an HTTP request line"),
+            HandshakeError::TlsOnPlainText => f.write_str("TLS received on a plain-text listener"),
         }
     }
 }
