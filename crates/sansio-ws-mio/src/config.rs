@@ -21,8 +21,18 @@ pub struct DriverConfig {
     /// Default handshake settings for outgoing connections (permessage-deflate offer, handshake
     /// timeout counted from the start of the TCP connect).
     pub client: ClientConfig,
-    /// Accepted connections beyond this many open ones are closed at once. Default 10 000.
+    /// Established connections at most: a request that completes its handshake while this many
+    /// are open is answered `503 Service Unavailable` with a `Retry-After` of
+    /// [`busy_retry_after`](Self::busy_retry_after), then closed. Sockets still in their
+    /// handshake do not count (see [`max_handshakes`](Self::max_handshakes)). Default 10 000.
     pub max_connections: usize,
+    /// Accepted sockets still in their opening handshake at most: when one more arrives, the
+    /// oldest is closed, so peers that connect and send nothing (or a byte a minute) cannot lock
+    /// real clients out. Default 1 024.
+    pub max_handshakes: usize,
+    /// The `Retry-After` of the `503` answered over [`max_connections`](Self::max_connections).
+    /// Default 5 s.
+    pub busy_retry_after: Duration,
     /// Bytes read per `read` call, into one buffer the event loop shares between its sockets.
     /// Default 64 KiB.
     pub read_size: usize,
@@ -38,6 +48,8 @@ impl Default for DriverConfig {
             server: ServerConfig::default(),
             client: ClientConfig::default(),
             max_connections: 10_000,
+            max_handshakes: 1_024,
+            busy_retry_after: Duration::from_secs(5),
             read_size: 64 * 1024,
             linger: Duration::from_secs(2),
         }
@@ -70,6 +82,20 @@ impl DriverConfig {
     #[must_use]
     pub fn with_max_connections(mut self, max_connections: usize) -> Self {
         self.max_connections = max_connections;
+        self
+    }
+
+    /// Sets [`max_handshakes`](Self::max_handshakes).
+    #[must_use]
+    pub fn with_max_handshakes(mut self, max_handshakes: usize) -> Self {
+        self.max_handshakes = max_handshakes;
+        self
+    }
+
+    /// Sets [`busy_retry_after`](Self::busy_retry_after).
+    #[must_use]
+    pub fn with_busy_retry_after(mut self, busy_retry_after: Duration) -> Self {
+        self.busy_retry_after = busy_retry_after;
         self
     }
 

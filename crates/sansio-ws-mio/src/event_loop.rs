@@ -1,5 +1,6 @@
 //! The event loop: one mio `Poll`, a listener, many connections of either role, one timer heap.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -73,6 +74,9 @@ pub(crate) struct Core {
     dirty: Vec<usize>,
     /// Established connections.
     open: usize,
+    /// Accepted sockets in their opening handshake, oldest first (entries whose slot has moved on
+    /// are pruned when counted).
+    handshakes: VecDeque<ConnId>,
     shutdown: Option<ShutdownState>,
 }
 
@@ -238,6 +242,7 @@ impl<H: Handler> EventLoop<H> {
             handle: Handle { tx, waker },
             dirty: Vec::new(),
             open: 0,
+            handshakes: VecDeque::new(),
             shutdown: None,
         };
         Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch, ready: Vec::new() })
@@ -352,10 +357,11 @@ impl<H: Handler> EventLoop<H> {
             let Some(listener) = self.core.listener.as_ref() else { return };
             match listener.accept() {
                 Ok((sock, peer)) => {
-                    let live = self.core.slots.iter().flatten().count();
-                    if live >= self.core.config.max_connections {
-                        drop(sock);
-                        continue;
+                    // Handshake slots are bounded apart from connections: the oldest makes room.
+                    if self.core.handshaking() >= self.core.config.max_handshakes.max(1) {
+                        if let Some(oldest) = self.core.handshakes.pop_front() {
+                            self.core.remove(oldest.slot);
+                        }
                     }
                     let _ = sock.set_nodelay(true);
                     let now = self.core.now;
@@ -364,6 +370,9 @@ impl<H: Handler> EventLoop<H> {
                     let deadline = now + self.core.config.server.timeout;
                     let stage = Stage::AwaitRequest(Box::new(hs));
                     if let Ok(slot) = self.core.insert(sock, peer, stage, deadline, false) {
+                        if let Some(generation) = self.core.slots[slot].as_ref().map(|s| s.generation) {
+                            self.core.handshakes.push_back(ConnId { slot, generation });
+                        }
                         self.core.reschedule(slot);
                     }
                 }
@@ -464,6 +473,18 @@ impl<H: Handler> EventLoop<H> {
         let now = self.core.now;
         match got {
             Got::Request(request) => {
+                if self.core.open >= self.core.config.max_connections {
+                    let retry_after = self.core.config.busy_retry_after.as_secs().max(1);
+                    let Some(s) = self.core.slot_mut(id) else { return };
+                    let busy = Reject::new(503)
+                        .with_header("Retry-After", retry_after.to_string())
+                        .with_body(format!("the server has its maximum of connections; retry in {retry_after} s\n"));
+                    if busy.write(&mut s.pending).is_err() {
+                        unreachable!("a 503 with a Retry-After is a valid refusal");
+                    }
+                    s.stage = Stage::Rejecting;
+                    return;
+                }
                 let (handler, mut ctx) = self.ctx();
                 let decision = handler.on_request(&mut ctx, id, &request);
                 let Some(s) = self.core.slot_mut(id) else { return };
@@ -711,6 +732,18 @@ impl Core {
             Stage::Open(conn) => Some(conn),
             _ => None,
         }
+    }
+
+    /// How many accepted sockets are in their opening handshake; forgets those that moved on.
+    fn handshaking(&mut self) -> usize {
+        let slots = &self.slots;
+        self.handshakes.retain(|id| {
+            slots
+                .get(id.slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.generation == id.generation && matches!(s.stage, Stage::AwaitRequest(_)))
+        });
+        self.handshakes.len()
     }
 
     fn open_ids(&self) -> Vec<ConnId> {

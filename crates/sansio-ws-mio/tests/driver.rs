@@ -171,21 +171,80 @@ fn bad_requests_get_their_http_status_and_plain_gets_a_400() {
     assert!(plain.join().unwrap().starts_with("HTTP/1.1 400 "));
 }
 
-#[test]
-fn connections_beyond_the_cap_are_closed() {
-    let cfg = config().with_max_connections(2);
-    let mut el = EventLoop::new(cfg, Recorder::default()).unwrap();
-    let addr = listen(&mut el);
-    let mut socks: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    for _ in 0..20 {
+/// A raw client: sends a valid opening request from a thread and returns the head of the answer
+/// (or an empty string if the server closed without one).
+fn raw_upgrade(addr: SocketAddr) -> std::thread::JoinHandle<(String, TcpStream)> {
+    std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && matches!(s.read(&mut byte), Ok(1)) {
+            head.push(byte[0]);
+        }
+        (String::from_utf8_lossy(&head).into_owned(), s)
+    })
+}
+
+fn turn_while<T>(el: &mut EventLoop<impl Handler>, t: &std::thread::JoinHandle<T>) {
+    while !t.is_finished() {
         el.turn(Some(Duration::from_millis(10))).unwrap();
     }
-    let third = &mut socks[2];
-    third.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+}
+
+/// Over the connection cap a client is told so, with a time to come back, instead of a silent
+/// close; the connections already open are not disturbed.
+#[test]
+fn connections_beyond_the_cap_get_a_503_with_retry_after() {
+    let cfg = config().with_max_connections(2).with_busy_retry_after(Duration::from_secs(7));
+    let mut el = EventLoop::new(cfg, Recorder::default()).unwrap();
+    let addr = listen(&mut el);
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let t = raw_upgrade(addr);
+        turn_while(&mut el, &t);
+        let (head, sock) = t.join().unwrap();
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        open.push(sock);
+    }
+    let third = raw_upgrade(addr);
+    turn_while(&mut el, &third);
+    let (head, _) = third.join().unwrap();
+    assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+    assert!(head.contains("Retry-After: 7\r\n"), "{head}");
+    open[0].set_read_timeout(Some(Duration::from_millis(100))).unwrap();
     let mut buf = [0u8; 1];
-    assert_eq!(third.read(&mut buf).unwrap_or(0), 0, "the third connection is closed at once");
-    socks[0].set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    assert!(socks[0].read(&mut buf).is_err(), "the first is still open (read times out)");
+    assert!(open[0].read(&mut buf).is_err(), "the first is still open (read times out)");
+}
+
+/// Sockets that connect and send nothing fill the handshake slots, not the connection slots:
+/// with more of them than slots, the oldest are closed and a real client still gets in.
+#[test]
+fn silent_sockets_cannot_lock_out_a_real_client() {
+    let cfg = config().with_max_handshakes(8).with_max_connections(4);
+    let mut el = EventLoop::new(cfg, Recorder::default()).unwrap();
+    let addr = listen(&mut el);
+    let mut silent: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    for _ in 0..20 {
+        el.turn(Some(Duration::from_millis(5))).unwrap();
+    }
+    let real = raw_upgrade(addr);
+    turn_while(&mut el, &real);
+    let (head, _sock) = real.join().unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "a real client gets in: {head}");
+    // The oldest silent sockets made room: they were closed without a word.
+    let mut buf = [0u8; 1];
+    silent[0].set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    assert_eq!(silent[0].read(&mut buf).unwrap_or(0), 0, "the oldest silent socket is closed");
+    // The newest are still waiting in their handshake.
+    let newest = silent.last_mut().unwrap();
+    newest.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    assert!(newest.read(&mut buf).is_err(), "the newest silent socket is still open");
 }
 
 /// Counts messages, for broadcast and handle tests.
