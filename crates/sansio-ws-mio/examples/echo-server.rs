@@ -8,27 +8,73 @@
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use sansio_ws::connection::{Config, Message};
+use sansio_ws::connection::{Closed, Config, Event, Message};
 use sansio_ws::deflate::DeflateConfig;
-use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{OriginPolicy, ServerConfig};
 use sansio_ws_mio::{ConnId, Ctx, DriverConfig, EventLoop, Handler};
 
-struct Echo;
+/// Echoes, holding the echoes a connection refuses (backpressure: its peer reads slower than it
+/// sends) and sending them again when it becomes writable, with reading paused meanwhile: no
+/// echo is dropped, and a peer that does not read is not read either.
+#[derive(Default)]
+struct Echo {
+    held: HashMap<ConnId, VecDeque<Message>>,
+}
+
+impl Echo {
+    /// Sends what `id` holds, in order, until a refusal; resumes reading once all went out.
+    fn send_held(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
+        let Some(held) = self.held.get_mut(&id) else { return };
+        while let Some(message) = held.pop_front() {
+            if let Err(refused) = ctx.send(id, message) {
+                if refused.is_backpressure() {
+                    held.push_front(refused.into_payload());
+                    return;
+                }
+                // Closing: the rest cannot be sent; say so rather than drop it in silence.
+                eprintln!("echo-server: {id}: {} echoes not sent: {refused}", held.len() + 1);
+                held.clear();
+                break;
+            }
+        }
+        self.held.remove(&id);
+        ctx.set_reading(id, true);
+    }
+}
 
 impl Handler for Echo {
     fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
+        if let Some(held) = self.held.get_mut(&id) {
+            // Keep the order: behind the echoes already waiting.
+            held.push_back(message);
+            return;
+        }
         if let Err(refused) = ctx.send(id, message) {
-            // Backpressure (the peer does not read its echoes) or a closing connection: the echo
-            // is not sent, so say so, and end a connection that stopped reading.
-            eprintln!("echo-server: {id}: echo of {} bytes refused: {refused}", refused.payload().len());
             if refused.is_backpressure() {
-                if let Err(e) = ctx.close(id, CloseCode::TRY_AGAIN_LATER, "echoes not read") {
-                    eprintln!("echo-server: {id}: cannot close: {e}");
-                }
+                self.held.entry(id).or_default().push_back(refused.into_payload());
+                ctx.set_reading(id, false);
+            } else {
+                eprintln!("echo-server: {id}: echo not sent: {refused}");
             }
+        }
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, id: ConnId, event: &Event) {
+        if matches!(event, Event::Writable) {
+            self.send_held(ctx, id);
+        }
+    }
+
+    fn on_close(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
+        let held = self.held.remove(&id).map_or(0, |h| h.len());
+        if held > 0 || closed.unsent.messages > 0 {
+            eprintln!(
+                "echo-server: {id}: ended ({:?}) with {held} echoes held and {} messages unsent",
+                closed.cause, closed.unsent.messages
+            );
         }
     }
 }
@@ -48,7 +94,7 @@ fn main() -> std::io::Result<()> {
         // A test server for non-browser clients: any Origin is accepted, and says so.
         .with_server(ServerConfig::default().with_origin_policy(OriginPolicy::Any).with_deflate(deflate))
         .with_connection(Config::default().with_heartbeat(None));
-    let mut event_loop = EventLoop::new(config, Echo)?;
+    let mut event_loop = EventLoop::new(config, Echo::default())?;
     let local = event_loop.listen(addr)?;
     let deflate = if no_deflate { "off" } else { "on" };
     eprintln!(

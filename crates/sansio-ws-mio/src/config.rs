@@ -36,6 +36,10 @@ pub struct DriverConfig {
     /// Bytes read per `read` call, into one buffer the event loop shares between its sockets.
     /// Default 64 KiB.
     pub read_size: usize,
+    /// Bytes read from one connection per loop turn at most: past it the connection yields to the
+    /// others and is read again on the next turn, so a peer that floods (Pings, or anything)
+    /// delays only itself. Default 256 KiB (four reads of the default size).
+    pub read_budget: usize,
     /// After the final event, how long the socket is kept (write side shut) to read what the peer
     /// still sends, so that closing does not reset the connection under its last frames. Default 2 s.
     pub linger: Duration,
@@ -51,6 +55,7 @@ impl Default for DriverConfig {
             max_handshakes: 1_024,
             busy_retry_after: Duration::from_secs(5),
             read_size: 64 * 1024,
+            read_budget: 256 * 1024,
             linger: Duration::from_secs(2),
         }
     }
@@ -103,6 +108,13 @@ impl DriverConfig {
     #[must_use]
     pub fn with_read_size(mut self, read_size: usize) -> Self {
         self.read_size = read_size;
+        self
+    }
+
+    /// Sets [`read_budget`](Self::read_budget).
+    #[must_use]
+    pub fn with_read_budget(mut self, read_budget: usize) -> Self {
+        self.read_budget = read_budget;
         self
     }
 

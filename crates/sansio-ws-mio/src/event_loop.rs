@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::config::DriverConfig;
 use crate::handle::{Command, Handle};
 use crate::handler::{ConnId, ConnectError, Decision, Handler, Opened};
-use crate::slot::{ReadStep, Slot, Stage};
+use crate::slot::{Paused, ReadStep, Slot, Stage};
 use crate::timers::Timers;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -72,6 +72,9 @@ pub(crate) struct Core {
     handle: Handle,
     /// Slots touched by the application, to be flushed.
     dirty: Vec<usize>,
+    /// Slots with unread bytes and reading allowed: read on the next turn, without waiting for a
+    /// readiness event (which edge-triggered polling would not send again).
+    resume: Vec<usize>,
     /// Established connections.
     open: usize,
     /// Accepted sockets in their opening handshake, oldest first (entries whose slot has moved on
@@ -135,6 +138,25 @@ impl Ctx<'_> {
         conn.close(now, code, reason)?;
         self.core.dirty.push(id.slot);
         Ok(())
+    }
+
+    /// Pauses (`false`) or resumes (`true`) reading connection `id`. While paused nothing is read
+    /// from its socket, so TCP pushes back on the peer (its sends block) and the connection's
+    /// memory does not grow: for an application that cannot keep up with this peer (a consumer
+    /// that is slow, a queue of its own that is full). The driver also pauses a connection by
+    /// itself while its send queue is above the high-water mark, and resumes it once the queue is
+    /// at the low-water mark; reading goes on when neither pause holds. Whether it took effect:
+    /// `false` when `id` is not an established connection.
+    pub fn set_reading(&mut self, id: ConnId, reading: bool) -> bool {
+        let Some(s) = self.core.slot_mut(id) else { return false };
+        if !matches!(s.stage, Stage::Open(_)) {
+            return false;
+        }
+        s.paused.by_app = !reading;
+        if reading && s.unread && !s.paused.any() {
+            self.core.resume.push(id.slot);
+        }
+        true
     }
 
     /// The connection `id`, while it is established.
@@ -241,6 +263,7 @@ impl<H: Handler> EventLoop<H> {
             commands,
             handle: Handle { tx, waker },
             dirty: Vec::new(),
+            resume: Vec::new(),
             open: 0,
             handshakes: VecDeque::new(),
             shutdown: None,
@@ -304,10 +327,16 @@ impl<H: Handler> EventLoop<H> {
         let now = self.core.clock.now();
         let next = self.core.timers.next().into_iter().chain(self.core.shutdown.as_ref().map(|s| s.deadline)).min();
         let until_timer = next.map(|t| self.core.clock.until(now, t));
-        let wait = match (until_timer, max_wait) {
+        let mut wait = match (until_timer, max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Connections left unread by the last turn's budget go on in this one, after the new
+        // events; those that use up their budget in this turn wait for the next.
+        let resume = std::mem::take(&mut self.core.resume);
+        if !resume.is_empty() {
+            wait = Some(Duration::ZERO);
+        }
         if let Err(e) = self.core.poll.poll(&mut self.events, wait) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
@@ -329,6 +358,7 @@ impl<H: Handler> EventLoop<H> {
         }
         ready.clear();
         self.ready = ready;
+        self.read_resumed(resume);
         let now = self.core.now;
         while let Some((at, slot, generation)) = self.core.timers.pop_due(now) {
             self.on_timer(slot, generation, at);
@@ -403,6 +433,9 @@ impl<H: Handler> EventLoop<H> {
                 Command::Close(id, code, reason) => {
                     let _ = ctx.close(id, code, &reason);
                 }
+                Command::SetReading(id, reading) => {
+                    ctx.set_reading(id, reading);
+                }
                 Command::Shutdown(grace) => ctx.shutdown(grace),
             }
             self.settle_dirty();
@@ -424,20 +457,58 @@ impl<H: Handler> EventLoop<H> {
                 Some(Err(e)) => return self.connect_failed(slot, ConnectError::Io(e)),
             }
         }
+        s.peer_closed |= readiness.closed;
         if readiness.readable || readiness.writable {
-            self.read_all(slot, now, readiness.closed);
+            self.read_all(slot, now);
         }
         self.settle(slot);
     }
 
-    /// Reads until the socket is drained, acting on each piece as it comes. A read that returns
-    /// less than the buffer's size has drained the socket (readiness is edge-triggered: new data
-    /// raises a new event), so no further read is made just to see it would block, unless the
-    /// peer has closed its side (`closed`): then reading goes on to the end of the stream.
-    fn read_all(&mut self, slot: usize, now: Instant, closed: bool) {
+    /// Reads, for one budget each, the connections the last turn left with unread bytes (those
+    /// that had a readiness event in this turn have been read already, and are skipped).
+    fn read_resumed(&mut self, mut resume: Vec<usize>) {
+        let now = self.core.now;
+        resume.sort_unstable();
+        resume.dedup();
+        for &slot in &resume {
+            let Some(s) = self.core.slots.get(slot).and_then(Option::as_ref) else { continue };
+            if s.unread && !s.paused.any() && !self.core.resume.contains(&slot) {
+                self.read_all(slot, now);
+                self.settle(slot);
+                self.settle_dirty();
+            }
+        }
+    }
+
+    /// Reads until the socket is drained, acting on each piece as it comes, within the turn's
+    /// read budget and unless reading is paused. A read that returns less than the buffer's size
+    /// has drained the socket (readiness is edge-triggered: new data raises a new event), so no
+    /// further read is made just to see it would block, unless the peer has closed its side: then
+    /// reading goes on to the end of the stream. Stopping early (budget, pause) marks the socket
+    /// as holding unread bytes, to be read on a later turn.
+    fn read_all(&mut self, slot: usize, now: Instant) {
+        let budget = self.core.config.read_budget.max(1);
+        let (high, low) = (self.core.config.connection.high_water_mark, self.core.config.connection.low_water_mark);
+        let mut taken = 0;
         loop {
             let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+            s.unread = false;
+            if let Stage::Open(conn) = &s.stage {
+                // The peer does not read what we send: stop reading it until the queue drains.
+                if conn.buffered_amount() > high.max(low) {
+                    s.paused.by_backpressure = true;
+                }
+            }
+            if s.paused.any() || taken >= budget {
+                s.unread = true;
+                if !s.paused.any() {
+                    self.core.resume.push(slot);
+                }
+                return;
+            }
             let (step, n) = s.read_step(now, &mut self.scratch);
+            let closed = s.peer_closed;
+            taken += n;
             match step {
                 ReadStep::Data => self.on_read(slot, n),
                 ReadStep::WouldBlock => return,
@@ -611,6 +682,16 @@ impl<H: Handler> EventLoop<H> {
             let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
             match s.flush(now) {
                 Ok(more) => {
+                    if let Stage::Open(conn) = &s.stage {
+                        let low = self.core.config.connection.low_water_mark;
+                        if s.paused.by_backpressure && conn.buffered_amount() <= low {
+                            // The peer reads again: so do we.
+                            s.paused.by_backpressure = false;
+                            if s.unread && !s.paused.any() {
+                                self.core.resume.push(slot);
+                            }
+                        }
+                    }
                     let registry = self.core.poll.registry();
                     if s.update_interest(registry, Token(slot), more).is_err() {
                         return self.on_eof(slot);
@@ -786,6 +867,9 @@ impl Core {
             deadline,
             scheduled: None,
             writable_interest: write,
+            paused: Paused::default(),
+            unread: false,
+            peer_closed: false,
             counted: false,
         });
         Ok(slot)

@@ -14,6 +14,7 @@ pub(crate) enum Command {
     Send(ConnId, Message),
     Broadcast(Message),
     Close(ConnId, CloseCode, String),
+    SetReading(ConnId, bool),
     Shutdown(Duration),
 }
 
@@ -56,6 +57,12 @@ impl Handle {
     /// Starts the close handshake of connection `id`.
     pub fn close(&self, id: ConnId, code: CloseCode, reason: &str) -> Result<(), Stopped> {
         self.command(Command::Close(id, code, reason.into()))
+    }
+
+    /// Pauses (`false`) or resumes (`true`) reading connection `id`; see
+    /// [`Ctx::set_reading`](crate::Ctx::set_reading).
+    pub fn set_reading(&self, id: ConnId, reading: bool) -> Result<(), Stopped> {
+        self.command(Command::SetReading(id, reading))
     }
 
     /// Shuts the loop down gracefully: stop accepting, close every connection with 1001 after its

@@ -39,8 +39,31 @@ pub(crate) struct Slot {
     /// The deadline this slot has in the timer heap.
     pub(crate) scheduled: Option<Instant>,
     pub(crate) writable_interest: bool,
+    /// Reading is paused: by the application, or because the connection's send queue is above
+    /// its high-water mark (the peer does not read what we send; TCP pushes back on it).
+    pub(crate) paused: Paused,
+    /// The socket may hold bytes not read yet (reading stopped before it would block: a pause or
+    /// the turn's read budget). Readiness is edge-triggered, so no event will say so again.
+    pub(crate) unread: bool,
+    /// The peer has closed its side: read to the end of the stream.
+    pub(crate) peer_closed: bool,
     /// Counted in the loop's open-connection total.
     pub(crate) counted: bool,
+}
+
+/// Why reading a connection is paused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Paused {
+    /// By the application (`Ctx::pause_reading`).
+    pub(crate) by_app: bool,
+    /// By backpressure: the send queue is above the high-water mark.
+    pub(crate) by_backpressure: bool,
+}
+
+impl Paused {
+    pub(crate) fn any(self) -> bool {
+        self.by_app || self.by_backpressure
+    }
 }
 
 /// What one read did.

@@ -380,3 +380,142 @@ fn non_http_bytes_are_refused_at_once() {
         assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     }
 }
+
+/// Counts what the server side sees per connection: Pings, messages (echoed, and a refused echo
+/// fails the test), and the largest send queue observed.
+#[derive(Default)]
+struct Flooded {
+    open: Vec<ConnId>,
+    pings: std::collections::HashMap<ConnId, usize>,
+    messages: std::collections::HashMap<ConnId, usize>,
+    max_queued: usize,
+}
+
+impl Handler for Flooded {
+    fn on_open(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, _opened: &Opened) {
+        self.open.push(id);
+    }
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
+        *self.messages.entry(id).or_default() += 1;
+        ctx.send(id, message).expect("the echo is queued: reading stops before the queue is over its mark");
+        self.max_queued = self.max_queued.max(ctx.connection(id).map_or(0, |c| c.buffered_amount()));
+    }
+    fn on_event(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, event: &Event) {
+        if matches!(event, Event::Ping(_)) {
+            *self.pings.entry(id).or_default() += 1;
+        }
+    }
+}
+
+/// A masked client frame with the all-zero key (so the payload is sent as it is).
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&[0; 4]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An upgraded raw client socket (the 101 read off it).
+fn upgraded_socket(el: &mut EventLoop<Flooded>, addr: SocketAddr) -> TcpStream {
+    let t = raw_upgrade(addr);
+    turn_while(el, &t);
+    let (head, sock) = t.join().unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    sock
+}
+
+/// A peer flooding Pings is read for one budget per turn: a message another peer sent meanwhile
+/// is handled in the same turn, and every Ping is still read in the end (nothing is left unread
+/// when readiness, edge-triggered, does not come again).
+#[test]
+fn a_flooder_is_read_for_one_budget_per_turn() {
+    let budget = 64 * 1024;
+    let cfg = config().with_read_budget(budget);
+    let mut el = EventLoop::new(cfg, Flooded::default()).unwrap();
+    let addr = listen(&mut el);
+    let mut flooder = upgraded_socket(&mut el, addr);
+    let mut other = upgraded_socket(&mut el, addr);
+    let (flooder_id, other_id) = (el.handler().open[0], el.handler().open[1]);
+
+    const PINGS: usize = 40_000; // 6 bytes each: 240 KB, several budgets
+    let pings: Vec<u8> = (0..PINGS).flat_map(|_| client_frame(0x9, b"")).collect();
+    flooder.write_all(&pings).unwrap();
+    other.write_all(&client_frame(0x1, b"not delayed")).unwrap();
+    std::thread::sleep(Duration::from_millis(100)); // both are in the server's socket buffers
+
+    el.turn(Some(Duration::from_millis(100))).unwrap();
+    let seen = el.handler().pings.get(&flooder_id).copied().unwrap_or(0);
+    assert!(seen <= budget / 6 + 1, "one turn read {seen} Pings, over the budget");
+    assert_eq!(el.handler().messages.get(&other_id), Some(&1), "the other peer was served in the same turn");
+
+    turn_until(&mut el, |h| h.pings.get(&flooder_id) == Some(&PINGS));
+    let mut echo = [0u8; 13];
+    other.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    other.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"\x81\x0bnot delayed");
+}
+
+/// A peer that sends and never reads is not read while its echoes are over the high-water mark:
+/// TCP pushes back on it, the server's queue stays bounded, and no echo is refused or lost. Once
+/// it reads again, reading resumes and every echo arrives.
+#[test]
+fn a_peer_that_does_not_read_is_not_read_either() {
+    let (high, low) = (256 * 1024, 64 * 1024);
+    let connection = Config::default().with_heartbeat(None).with_high_water_mark(high).with_low_water_mark(low);
+    let cfg = config().with_connection(connection);
+    let mut el = EventLoop::new(cfg, Flooded::default()).unwrap();
+    let addr = listen(&mut el);
+    let mut sock = upgraded_socket(&mut el, addr);
+    let id = el.handler().open[0];
+
+    const MESSAGES: usize = 400; // 400 × 64 KiB = 25 MiB, far more than the socket buffers hold
+    let message = client_frame(0x2, &[7u8; 64 * 1024]);
+    let writer = {
+        let mut sock = sock.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..MESSAGES {
+                sock.write_all(&message).unwrap();
+            }
+        })
+    };
+    // The writer blocks: the server stops reading once the echoes it cannot write pile up.
+    for _ in 0..100 {
+        el.turn(Some(Duration::from_millis(5))).unwrap();
+    }
+    assert!(!writer.is_finished(), "the peer is pushed back");
+    let handled = el.handler().messages.get(&id).copied().unwrap_or(0);
+    assert!(handled < MESSAGES, "{handled}");
+    let frame = 64 * 1024 + 10; // a 64-bit length: 65536 is over the 16-bit form
+    assert!(el.handler().max_queued <= high + 2 * frame, "queue {} over its mark", el.handler().max_queued);
+
+    // The peer reads: every echo comes back, and reading resumes until all were handled.
+    let reader = std::thread::spawn(move || {
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 256 * 1024];
+        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        while total < MESSAGES * frame {
+            match sock.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        total
+    });
+    while !reader.is_finished() {
+        el.turn(Some(Duration::from_millis(5))).unwrap();
+    }
+    writer.join().unwrap();
+    assert_eq!(reader.join().unwrap(), MESSAGES * frame, "every echo arrived");
+    assert_eq!(el.handler().messages.get(&id), Some(&MESSAGES));
+}

@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 
 use sansio_ws::connection::{Closed, Message};
+use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{Reject, Request};
 use sansio_ws_mio::{ConnId, Ctx, Decision, DriverConfig, EventLoop, Handler, Opened};
 
@@ -25,7 +26,20 @@ impl Chat {
     fn announce(&self, ctx: &mut Ctx<'_>, id: ConnId, what: &str) {
         let peers = ctx.open_count();
         let line = format!(r#"{{"type":"presence","who":"{id}","what":"{what}","peers":{peers}}}"#);
-        ctx.broadcast(&Message::Text(line.into()));
+        broadcast(ctx, Message::Text(line.into()));
+    }
+}
+
+/// Sends `message` to everyone, framed once. The slow-consumer policy: a reader whose queue is
+/// over its high-water mark (4 MiB by default) refuses the line; it is closed with 1008 "too slow"
+/// and a log line, so nobody silently misses part of the conversation.
+fn broadcast(ctx: &mut Ctx<'_>, message: Message) {
+    let result = ctx.broadcast(&message);
+    for id in result.refused {
+        eprintln!("chat: {id}: too slow to keep up (a {} byte line refused), closing", message.len());
+        if let Err(e) = ctx.close(id, CloseCode::POLICY_VIOLATION, "too slow") {
+            eprintln!("chat: {id}: already closing: {e}");
+        }
     }
 }
 
@@ -69,7 +83,7 @@ impl Handler for Chat {
             line = &line[..end];
         }
         let out = format!(r#"{{"type":"message","from":"{id}","text":"{}"}}"#, json_escape(line));
-        ctx.broadcast(&Message::Text(out.into()));
+        broadcast(ctx, Message::Text(out.into()));
     }
 
     fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, _closed: &Closed) {
