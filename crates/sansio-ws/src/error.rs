@@ -38,6 +38,14 @@ pub enum ProtocolError {
     },
     /// A compressed message (permessage-deflate) that does not inflate (RFC 7692 §7.2.2).
     InvalidCompressedData,
+    /// More Pings and Pongs than [`Config::max_control_frames_per_second`] allows: not a breach
+    /// of RFC 6455 but of this endpoint's policy, answered with 1008.
+    ///
+    /// [`Config::max_control_frames_per_second`]: crate::connection::Config::max_control_frames_per_second
+    ControlFrameFlood {
+        /// The limit, per second.
+        limit: u32,
+    },
 }
 
 impl ProtocolError {
@@ -49,6 +57,7 @@ impl ProtocolError {
             ProtocolError::Close(e) => e.close_code(),
             ProtocolError::InvalidUtf8 { .. } | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
+            ProtocolError::ControlFrameFlood { .. } => CloseCode::POLICY_VIOLATION,
             ProtocolError::UnexpectedContinuation | ProtocolError::ExpectedContinuation(_) => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -72,6 +81,7 @@ impl ProtocolError {
             ProtocolError::InvalidUtf8 { .. } => "invalid UTF-8 in text message",
             ProtocolError::MessageTooLarge { .. } => "message too large",
             ProtocolError::InvalidCompressedData => "invalid compressed data",
+            ProtocolError::ControlFrameFlood { .. } => "too many control frames",
         }
     }
 }
@@ -108,6 +118,9 @@ impl fmt::Display for ProtocolError {
                 write!(f, "message of at least {size} bytes exceeds the limit of {max}")
             }
             ProtocolError::InvalidCompressedData => f.write_str("compressed message does not inflate"),
+            ProtocolError::ControlFrameFlood { limit } => {
+                write!(f, "more Pings and Pongs than the limit of {limit} a second")
+            }
         }
     }
 }

@@ -232,3 +232,33 @@ fn input_buffer_reservations_are_safe() {
     conn.handle_input_buffer(now, frame.len());
     assert_eq!(conn.poll_event(), Some(Event::Message(Message::Text("zero copy".into()))));
 }
+
+/// A peer's Pings and Pongs are limited to a rate: a burst of the default 100 passes, the next
+/// one fails the connection with 1008; the same Pings spread at 100 a second all pass.
+#[test]
+fn control_frames_beyond_the_rate_fail_with_1008() {
+    let limit = Config::default().max_control_frames_per_second.expect("on by default");
+    assert_eq!(limit, 100);
+    let mut burst = Vec::new();
+    for i in 0..limit {
+        // Pongs count too: half of the burst is unsolicited Pongs.
+        burst.extend(masked(if i % 2 == 0 { 0x89 } else { 0x8A }, b""));
+    }
+    let mut conn = server();
+    let (events, _) = run(&mut conn, &burst);
+    assert!(!events.iter().any(|e| matches!(e, Event::Closed(_))), "the burst is allowed");
+    assert_fails(&mut conn, &masked(0x89, b"one too many"), ProtocolError::ControlFrameFlood { limit: 100 });
+    assert_eq!(ProtocolError::ControlFrameFlood { limit: 100 }.close_code(), CloseCode::POLICY_VIOLATION);
+
+    let mut steady = server();
+    for i in 0..1_000u64 {
+        steady.handle_input(Instant::from_millis(10 * i), &masked(0x89, b"steady"));
+        while let Some(event) = steady.poll_event() {
+            assert!(!matches!(event, Event::Closed(_)), "Ping {i} at 100 a second was refused");
+        }
+    }
+    // Without a limit, any burst passes.
+    let mut unlimited = Connection::server(quiet().with_max_control_frames_per_second(None), Instant::ZERO);
+    let (events, _) = run(&mut unlimited, &burst.repeat(10));
+    assert!(!events.iter().any(|e| matches!(e, Event::Closed(_))));
+}

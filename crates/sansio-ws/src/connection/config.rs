@@ -91,6 +91,11 @@ pub struct Config {
     /// beyond it the oldest pending Pong is replaced (RFC 6455 §5.5.3 allows answering only the most
     /// recent Ping). Default 16.
     pub max_pending_pongs: usize,
+    /// The peer's Pings and Pongs allowed a second on average, with a burst of as many at once;
+    /// beyond it the connection fails with 1008 (policy violation,
+    /// [`ProtocolError::ControlFrameFlood`](crate::error::ProtocolError::ControlFrameFlood)), so a
+    /// peer cannot make this side spend its time answering Pings. `None`: no limit. Default 100.
+    pub max_control_frames_per_second: Option<u32>,
 }
 
 impl Default for Config {
@@ -107,6 +112,7 @@ impl Default for Config {
             heartbeat: Some(HeartbeatConfig::default()),
             idle_timeout: None,
             max_pending_pongs: 16,
+            max_control_frames_per_second: Some(100),
         }
     }
 }
@@ -133,6 +139,7 @@ with_setters!(Config {
     with_heartbeat => heartbeat: Option<HeartbeatConfig>,
     with_idle_timeout => idle_timeout: Option<Duration>,
     with_max_pending_pongs => max_pending_pongs: usize,
+    with_max_control_frames_per_second => max_control_frames_per_second: Option<u32>,
 });
 
 with_setters!(HeartbeatConfig {

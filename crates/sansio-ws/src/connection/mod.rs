@@ -64,6 +64,7 @@ mod config;
 mod event;
 mod heartbeat;
 mod prepared;
+mod rate;
 mod recv;
 mod send;
 mod state;
@@ -81,12 +82,13 @@ pub use event::{CloseCause, Closed, Event, Fragment, Message, MessageKind, Side,
 pub use prepared::PreparedMessage;
 pub use state::State;
 
-use crate::error::{SendError, SendErrorKind, UsageError};
+use crate::error::{ProtocolError, SendError, SendErrorKind, UsageError};
 use crate::frame::{CloseCode, DecodeRules, MAX_CONTROL_PAYLOAD, OpCode, truncate_reason};
 use crate::rand::Randomness;
 use crate::utf8::Utf8Validator;
 use crate::{Instant, Role};
 use heartbeat::Heartbeat;
+use rate::RateLimit;
 use recv::{Incoming, Receiver};
 use send::{Progress, Sender};
 use state::{Input, Phase};
@@ -133,6 +135,8 @@ pub struct Connection {
     send: Sender,
     events: VecDeque<Event>,
     heartbeat: Option<Heartbeat>,
+    /// The peer's Pings and Pongs, limited to a rate (`Config::max_control_frames_per_second`).
+    control_rate: Option<RateLimit>,
     /// Every deadline; the heartbeat's and the idle one are refreshed from their sources after
     /// each input (`refresh_timers`).
     timers: TimerTable,
@@ -200,6 +204,7 @@ impl Connection {
             send: Sender::new(role, rng, config.send_frame_size, config.max_pending_pongs, config.low_water_mark),
             events: VecDeque::new(),
             heartbeat: config.heartbeat.map(|cfg| Heartbeat::new(cfg, now)),
+            control_rate: config.max_control_frames_per_second.map(|rate| RateLimit::new(rate, now)),
             timers: TimerTable::default(),
             last_activity: now,
             now,
@@ -383,6 +388,12 @@ impl Connection {
     }
 
     fn on_incoming(&mut self, now: Instant, incoming: Incoming) {
+        if let (Incoming::Ping(_) | Incoming::Pong(_), Some(rate)) = (&incoming, self.control_rate.as_mut()) {
+            if !rate.allow(now) {
+                let limit = rate.per_second();
+                return self.defer(now, Input::Violation(ProtocolError::ControlFrameFlood { limit }));
+            }
+        }
         match incoming {
             Incoming::Message(m) => {
                 self.stats.messages_received += 1;
