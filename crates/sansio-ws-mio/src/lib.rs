@@ -14,6 +14,18 @@
 //!   handshakes up to a grace period, force-close the rest, and report what happened
 //!   ([`ShutdownReport`]).
 //!
+//! # Under load and abuse
+//!
+//! | limit | default | what happens at it |
+//! | --- | --- | --- |
+//! | [`DriverConfig::read_budget`] | 256 KiB per connection and turn | the connection yields to the others and is read again on the next turn: a flooding peer delays only itself |
+//! | the connection's send queue over `high_water_mark` (core `Config`) | 4 MiB | the connection is not read until its queue is at `low_water_mark` (1 MiB): TCP pushes back on a peer that sends but does not read; [`Ctx::set_reading`] pauses reading by hand |
+//! | `max_control_frames_per_second` (core `Config`) | 100, with a burst of 100 | the connection fails with 1008 |
+//! | [`DriverConfig::max_handshakes`] | 1 024 sockets in their handshake | the oldest is closed to make room: silent sockets cannot lock real clients out |
+//! | the handshake timeout (`ServerConfig::timeout`) | 10 s | `408 Request Timeout`, then close |
+//! | bytes that cannot start an HTTP request line | — | `400` at once; a TLS ClientHello is closed at once with nothing written |
+//! | [`DriverConfig::max_connections`] | 10 000 established | a request completing its handshake gets `503` with `Retry-After` ([`DriverConfig::busy_retry_after`], 5 s) |
+//!
 //! Reads go into one buffer the loop shares, and each connection copies out (unmasking large
 //! payloads in the same pass) only what it has not yet made into messages; writes are vectored; write interest is
 //! registered only while output is pending; readiness is edge-triggered, so every socket is read
