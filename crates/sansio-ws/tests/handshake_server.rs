@@ -1120,7 +1120,7 @@ fn a_plain_get_exposes_its_path_for_serving_a_page() {
 #[test]
 fn non_http_first_bytes_are_refused_at_once() {
     use sansio_ws::Instant;
-    use sansio_ws::handshake::{HandshakeError, ServerConfig, ServerHandshake};
+    use sansio_ws::handshake::{HandshakeError, HeadLimits, ServerConfig, ServerHandshake};
     let now = Instant::ZERO;
     // The first bytes of a TLS 1.3 ClientHello record.
     let mut hs = ServerHandshake::new(ServerConfig::default(), now);
@@ -1144,6 +1144,13 @@ fn non_http_first_bytes_are_refused_at_once() {
     let mut hs = ServerHandshake::new(ServerConfig::default(), now);
     assert_eq!(hs.handle_input(&[b'A'; 24]), Ok(None));
     assert_eq!(hs.handle_input(b"A"), Err(HandshakeError::NotHttp));
+    // Only bytes within the head size limit are judged, so the outcome does not depend on how the
+    // input is split (a byte past the limit makes the head too large, whatever it is).
+    let tiny = || ServerConfig::default().with_limits(HeadLimits::default().with_max_head_size(1));
+    let mut whole = ServerHandshake::new(tiny(), now);
+    assert_eq!(whole.handle_input(b"G\x01"), Err(HandshakeError::HeadTooLarge { limit: 1 }));
+    let mut split = ServerHandshake::new(tiny(), now);
+    assert_eq!(split.handle_input(b"G"), Err(HandshakeError::HeadTooLarge { limit: 1 }));
     // A plausible start is left to the parser of the whole head (here a 405 for POST).
     let mut hs = ServerHandshake::new(ServerConfig::default(), now);
     assert_eq!(hs.handle_input(b"POST / HTTP/1.1\r\n"), Ok(None));

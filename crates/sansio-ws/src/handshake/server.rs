@@ -114,10 +114,15 @@ enum RequestStart {
 const MAX_METHOD_LEN: usize = 24;
 
 impl RequestStart {
-    /// Judges the next bytes of the input; `Err` once they cannot start a request line.
-    fn judge(&mut self, data: &[u8]) -> Result<(), HandshakeError> {
+    /// Judges the next bytes of the input; `Err` once they cannot start a request line. Only
+    /// the first `max_head_size` bytes are judged: past them the head is too large whatever they
+    /// are, so the outcome does not depend on how the input is split.
+    fn judge(&mut self, data: &[u8], max_head_size: usize) -> Result<(), HandshakeError> {
         for &b in data {
             let RequestStart::Method(seen) = *self else { return Ok(()) };
+            if seen >= max_head_size {
+                return Ok(());
+            }
             *self = match b {
                 b' ' if seen > 0 => RequestStart::Plausible,
                 // A TLS record of type handshake (RFC 8446 §5.1): a ClientHello.
@@ -150,12 +155,12 @@ impl ServerHandshake {
     ///   ClientHello, binary noise) are refused as soon as they arrive, not at the deadline.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
         let ServerHandshake { config, phase, plain_get, start } = self;
+        let limit = config.limits.max_head_size;
         if phase.is_reading() {
-            if let Err(e) = start.judge(data) {
+            if let Err(e) = start.judge(data, limit) {
                 return Err(phase.fail(e));
             }
         }
-        let limit = config.limits.max_head_size;
         phase.feed(
             data,
             || HandshakeError::HeadTooLarge { limit },
