@@ -3,6 +3,7 @@
 # `rust-version` of [workspace.package] in Cargo.toml, installed with rustup if missing.
 #
 #   scripts/msrv.sh
+#   scripts/msrv.sh --install-only    # only install the toolchain
 #
 # Checks every member and target (tests, examples) with default features, then the core without
 # default features (no_std + alloc) and the no_std check crate with its panic handler. --locked: the
@@ -11,7 +12,9 @@
 # workspace's resolver "3" already prefers versions whose rust-version fits when it resolves.
 #
 # Build output goes to $CARGO_TARGET_DIR/msrv (default target/msrv), apart from the main builds, so
-# the two toolchains never rebuild each other's artifacts.
+# the two toolchains never rebuild each other's artifacts. TOOLCHAIN_READY=1 skips the rustup step
+# (when the caller has done it: .ci/run installs toolchains one at a time, as rustup is not made for
+# concurrent installs, then runs this script next to others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +26,13 @@ fi
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}/msrv"
 started=$(date +%s)
 
-echo "==> Rust $msrv (the workspace's rust-version), installed with rustup if missing"
-rustup toolchain install "$msrv" --profile minimal --no-self-update
+if [ "${TOOLCHAIN_READY:-0}" != 1 ]; then
+    echo "==> Rust $msrv (the workspace's rust-version), installed with rustup if missing"
+    rustup toolchain install "$msrv" --profile minimal --no-self-update
+fi
+if [ "${1:-}" = --install-only ]; then
+    exit 0
+fi
 rustc "+$msrv" --version
 
 echo "==> cargo +$msrv check --workspace --all-targets"
