@@ -143,9 +143,9 @@ impl Ctx<'_> {
     /// Pauses (`false`) or resumes (`true`) reading connection `id`. While paused nothing is read
     /// from its socket, so TCP pushes back on the peer (its sends block) and the connection's
     /// memory does not grow: for an application that cannot keep up with this peer (a consumer
-    /// that is slow, a queue of its own that is full). The driver also pauses a connection by
-    /// itself while its send queue is above the high-water mark, and resumes it once the queue is
-    /// at the low-water mark; reading goes on when neither pause holds. Whether it took effect:
+    /// that is slow, a queue of its own that is full). The driver also pauses an accepted
+    /// connection by itself while its send queue is above the high-water mark, and resumes it once
+    /// the queue is at the low-water mark; reading goes on when neither pause holds. Whether it took effect:
     /// `false` when `id` is not an established connection.
     pub fn set_reading(&mut self, id: ConnId, reading: bool) -> bool {
         let Some(s) = self.core.slot_mut(id) else { return false };
@@ -495,7 +495,9 @@ impl<H: Handler> EventLoop<H> {
             s.unread = false;
             if let Stage::Open(conn) = &s.stage {
                 // The peer does not read what we send: stop reading it until the queue drains.
-                if conn.buffered_amount() > high.max(low) {
+                // Accepted connections only: an outgoing one always reads, so that two ends of this
+                // driver with full queues cannot both stop reading and wait on each other.
+                if conn.role() == Role::Server && conn.buffered_amount() > high.max(low) {
                     s.paused.by_backpressure = true;
                 }
             }

@@ -19,7 +19,7 @@
 //! | limit | default | what happens at it |
 //! | --- | --- | --- |
 //! | [`DriverConfig::read_budget`] | 256 KiB per connection and turn | the connection yields to the others and is read again on the next turn: a flooding peer delays only itself |
-//! | the connection's send queue over `high_water_mark` (core `Config`) | 4 MiB | the connection is not read until its queue is at `low_water_mark` (1 MiB): TCP pushes back on a peer that sends but does not read; [`Ctx::set_reading`] pauses reading by hand |
+//! | the connection's send queue over `high_water_mark` (core `Config`) | 4 MiB | an accepted connection is not read until its queue is at `low_water_mark` (1 MiB): TCP pushes back on a peer that sends but does not read (an outgoing connection always reads, so two ends of this driver cannot wait on each other); [`Ctx::set_reading`] pauses reading by hand |
 //! | `max_control_frames_per_second` (core `Config`) | 100, with a burst of 100 | the connection fails with 1008 |
 //! | [`DriverConfig::max_handshakes`] | 1 024 sockets in their handshake | the oldest is closed to make room: silent sockets cannot lock real clients out |
 //! | the handshake timeout (`ServerConfig::timeout`) | 10 s | `408 Request Timeout`, then close |

@@ -441,7 +441,9 @@ fn upgraded_socket(el: &mut EventLoop<Flooded>, addr: SocketAddr) -> TcpStream {
 #[test]
 fn a_flooder_is_read_for_one_budget_per_turn() {
     let budget = 64 * 1024;
-    let cfg = config().with_read_budget(budget);
+    // Without the control-frame rate limit, which would end the flooder at its 101st Ping.
+    let connection = Config::default().with_heartbeat(None).with_max_control_frames_per_second(None);
+    let cfg = config().with_read_budget(budget).with_connection(connection);
     let mut el = EventLoop::new(cfg, Flooded::default()).unwrap();
     let addr = listen(&mut el);
     let mut flooder = upgraded_socket(&mut el, addr);
