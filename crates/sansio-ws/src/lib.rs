@@ -35,10 +35,11 @@ extern crate alloc;
 /// `#[non_exhaustive]`, so that code outside the crate (which cannot use a struct literal) builds
 /// one as `Settings::default().with_x(…).with_y(…)`.
 macro_rules! with_setters {
-    ($ty:ty { $($setter:ident => $field:ident: $fty:ty),* $(,)? }) => {
+    ($ty:ty { $($(#[$attr:meta])* $setter:ident => $field:ident: $fty:ty),* $(,)? }) => {
         impl $ty {
             $(
                 #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                $(#[$attr])*
                 #[must_use]
                 pub fn $setter(mut self, value: $fty) -> Self {
                     self.$field = value;

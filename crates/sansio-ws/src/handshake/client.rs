@@ -68,29 +68,14 @@ impl Default for ClientConfig {
     }
 }
 
-impl ClientConfig {
-    /// Sets [`limits`](Self::limits).
-    #[must_use]
-    pub fn with_limits(mut self, limits: HeadLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets [`deflate`](Self::deflate).
+with_setters!(ClientConfig {
+    with_limits => limits: HeadLimits,
     #[cfg(feature = "deflate")]
-    #[must_use]
-    pub fn with_deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
-        self.deflate = deflate;
-        self
-    }
+    with_deflate => deflate: Option<DeflateConfig>,
+    with_timeout => timeout: Duration,
+});
 
-    /// Sets [`timeout`](Self::timeout).
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
+impl ClientConfig {
     /// Sets the `Origin` to send.
     #[must_use]
     pub fn with_origin(mut self, origin: impl Into<String>) -> Self {

@@ -52,36 +52,13 @@ impl Default for ServerConfig {
     }
 }
 
-impl ServerConfig {
-    /// Sets [`limits`](Self::limits).
-    #[must_use]
-    pub fn with_limits(mut self, limits: HeadLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets [`origin_policy`](Self::origin_policy).
-    #[must_use]
-    pub fn with_origin_policy(mut self, policy: OriginPolicy) -> Self {
-        self.origin_policy = policy;
-        self
-    }
-
-    /// Sets [`deflate`](Self::deflate).
+with_setters!(ServerConfig {
+    with_limits => limits: HeadLimits,
+    with_origin_policy => origin_policy: OriginPolicy,
     #[cfg(feature = "deflate")]
-    #[must_use]
-    pub fn with_deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
-        self.deflate = deflate;
-        self
-    }
-
-    /// Sets [`timeout`](Self::timeout).
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-}
+    with_deflate => deflate: Option<DeflateConfig>,
+    with_timeout => timeout: Duration,
+});
 
 /// The server side of the opening handshake: feed it bytes until it yields a validated
 /// [`Request`], then answer with [`accept`](Self::accept) (which gives the [`Upgraded`] that
