@@ -1,9 +1,11 @@
 //! Echoes every message back: the server the Autobahn fuzzing client tests.
 //!
-//! `cargo run --release -p sansio-ws-mio --example echo-server -- 127.0.0.1:9001 [--no-deflate]`
+//! `cargo run --release -p sansio-ws-mio --example echo-server -- [ADDR] [OPTIONS]` (`--help` lists
+//! them).
 //!
 //! permessage-deflate is accepted unless `--no-deflate` is given; as a conformance target this
-//! server compresses every message, however short, so every compressed path is exercised.
+//! server compresses every message, however short, so every compressed path is exercised. The
+//! load limits can be changed for trying the server under load (scripts/stress.sh).
 
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
@@ -68,6 +70,12 @@ impl Handler for Echo {
         }
     }
 
+    fn on_memory_budget(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, held: usize) {
+        eprintln!(
+            "echo-server: {id}: closing with 1013: the server is over its memory budget and this connection held {held} bytes"
+        );
+    }
+
     fn on_close(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
         let held = self.held.remove(&id).map_or(0, |h| h.len());
         if held > 0 || closed.unsent.messages > 0 {
@@ -79,24 +87,90 @@ impl Handler for Echo {
     }
 }
 
-fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let no_deflate = args.iter().any(|a| a == "--no-deflate");
-    let addr: SocketAddr = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .map_or("127.0.0.1:9001", String::as_str)
-        .parse()
-        .expect("an address");
+const USAGE: &str = "\
+usage: echo-server [ADDR] [OPTIONS]
+
+Echoes every WebSocket message back. ADDR defaults to 127.0.0.1:9001.
+
+options:
+  --no-deflate                        do not accept permessage-deflate
+  --max-control-frames-per-second N   the peer's Pings and Pongs per second before a close 1008,
+                                      or `off` (default 100)
+  --memory-budget-mib N               what all connections may hold together, in MiB (default 256)
+  -h, --help                          this text
+";
+
+/// The command line.
+struct Options {
+    addr: SocketAddr,
+    deflate: bool,
+    control_frames: Option<u32>,
+    memory_budget: usize,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+        deflate: true,
+        control_frames: Config::default().max_control_frames_per_second,
+        memory_budget: DriverConfig::default().memory_budget,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--no-deflate" => options.deflate = false,
+            "--max-control-frames-per-second" => {
+                let v = value(&arg)?;
+                options.control_frames = match v.as_str() {
+                    "off" => None,
+                    n => Some(n.parse().map_err(|e| format!("--max-control-frames-per-second {n}: {e}"))?),
+                };
+            }
+            "--memory-budget-mib" => {
+                let v = value(&arg)?;
+                let mib: usize = v.parse().map_err(|e| format!("--memory-budget-mib {v}: {e}"))?;
+                options.memory_budget = mib.saturating_mul(1 << 20);
+            }
+            a if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            a => options.addr = a.parse().map_err(|e| format!("address {a}: {e}"))?,
+        }
+    }
+    Ok(options)
+}
+
+fn main() {
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("echo-server: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = serve(&options) {
+        eprintln!("echo-server: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn serve(options: &Options) -> std::io::Result<()> {
     // Level 1: the conformance run compresses hundreds of megabytes.
-    let deflate = (!no_deflate).then(|| DeflateConfig::default().with_threshold(0).with_level(1));
+    let deflate = options.deflate.then(|| DeflateConfig::default().with_threshold(0).with_level(1));
+    let connection = Config::default().with_heartbeat(None).with_max_control_frames_per_second(options.control_frames);
     let config = DriverConfig::default()
         // A test server for non-browser clients: any Origin is accepted, and says so.
         .with_server(ServerConfig::default().with_origin_policy(OriginPolicy::Any).with_deflate(deflate))
-        .with_connection(Config::default().with_heartbeat(None));
+        .with_connection(connection)
+        .with_memory_budget(options.memory_budget);
     let mut event_loop = EventLoop::new(config, Echo::default())?;
-    let local = event_loop.listen(addr)?;
-    let deflate = if no_deflate { "off" } else { "on" };
+    let local = event_loop
+        .listen(options.addr)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.addr)))?;
+    let deflate = if options.deflate { "on" } else { "off" };
     eprintln!(
         "echo-server: listening on ws://{local} (origin policy: any, for test clients; permessage-deflate {deflate})"
     );

@@ -40,6 +40,24 @@ pub struct DriverConfig {
     /// others and is read again on the next turn, so a peer that floods (Pings, or anything)
     /// delays only itself. Default 256 KiB (four reads of the default size).
     pub read_budget: usize,
+    /// Bytes all established connections may hold together: what they queue for sending
+    /// ([`Connection::buffered_amount`](sansio_ws::connection::Connection::buffered_amount)) and
+    /// what they hold of their peers' data, partial messages included
+    /// ([`Connection::buffered_input`](sansio_ws::connection::Connection::buffered_input)).
+    /// Over it, a connection holding more than an even share of the budget or one
+    /// [`read_size`](Self::read_size), whichever is less, is not read (TCP pushes back on its
+    /// peer) until the total is back under seven eighths of the budget: the largest holders wait,
+    /// connections between messages are still served, and the total passes the budget by about
+    /// one read per connection at most. If the
+    /// total is still over the budget (or connections are still paused and the total above seven
+    /// eighths) after [`memory_grace`](Self::memory_grace), the largest holders are closed with
+    /// `1013 Try Again Later` until the rest are under seven eighths, each reported to
+    /// [`Handler::on_memory_budget`](crate::Handler::on_memory_budget). `usize::MAX` turns it off.
+    /// Default 256 MiB.
+    pub memory_budget: usize,
+    /// How long the connections may stay over [`memory_budget`](Self::memory_budget) with the
+    /// largest holders not read, before those are closed. Default 2 s.
+    pub memory_grace: Duration,
     /// After the final event, how long the socket is kept (write side shut) to read what the peer
     /// still sends, so that closing does not reset the connection under its last frames. Default 2 s.
     pub linger: Duration,
@@ -56,6 +74,8 @@ impl Default for DriverConfig {
             busy_retry_after: Duration::from_secs(5),
             read_size: 64 * 1024,
             read_budget: 256 * 1024,
+            memory_budget: 256 * 1024 * 1024,
+            memory_grace: Duration::from_secs(2),
             linger: Duration::from_secs(2),
         }
     }
@@ -115,6 +135,20 @@ impl DriverConfig {
     #[must_use]
     pub fn with_read_budget(mut self, read_budget: usize) -> Self {
         self.read_budget = read_budget;
+        self
+    }
+
+    /// Sets [`memory_budget`](Self::memory_budget).
+    #[must_use]
+    pub fn with_memory_budget(mut self, memory_budget: usize) -> Self {
+        self.memory_budget = memory_budget;
+        self
+    }
+
+    /// Sets [`memory_grace`](Self::memory_grace).
+    #[must_use]
+    pub fn with_memory_grace(mut self, memory_grace: Duration) -> Self {
+        self.memory_grace = memory_grace;
         self
     }
 

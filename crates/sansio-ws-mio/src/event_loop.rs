@@ -22,6 +22,7 @@ use crate::config::DriverConfig;
 use crate::handle::{Command, Handle};
 use crate::handler::{ConnId, ConnectError, Decision, Handler, Opened};
 use crate::slot::{Paused, ReadStep, Slot, Stage};
+use crate::stats::DriverStats;
 use crate::timers::Timers;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -80,6 +81,13 @@ pub(crate) struct Core {
     /// Accepted sockets in their opening handshake, oldest first (entries whose slot has moved on
     /// are pruned when counted).
     handshakes: VecDeque<ConnId>,
+    /// What the established connections hold together (the sum of every slot's `held`).
+    held: usize,
+    /// Since when the connections hold more than the memory budget.
+    over_budget_since: Option<Instant>,
+    /// Connections not read because of the memory budget, resumed once under it again.
+    budget_paused: Vec<ConnId>,
+    stats: DriverStats,
     shutdown: Option<ShutdownState>,
 }
 
@@ -184,6 +192,11 @@ impl Ctx<'_> {
         self.core.open
     }
 
+    /// The loop's counters.
+    pub fn stats(&self) -> DriverStats {
+        self.core.stats()
+    }
+
     /// Opens a connection to `url` (`ws://host:port/path`) with the loop's client settings.
     pub fn connect(&mut self, url: &str) -> Result<ConnId, ConnectError> {
         let config = self.core.config.client.clone();
@@ -266,6 +279,10 @@ impl<H: Handler> EventLoop<H> {
             resume: Vec::new(),
             open: 0,
             handshakes: VecDeque::new(),
+            held: 0,
+            over_budget_since: None,
+            budget_paused: Vec::new(),
+            stats: DriverStats::default(),
             shutdown: None,
         };
         Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch, ready: Vec::new() })
@@ -289,6 +306,11 @@ impl<H: Handler> EventLoop<H> {
     /// A thread-safe handle to this loop.
     pub fn handle(&self) -> Handle {
         self.core.handle.clone()
+    }
+
+    /// The loop's counters.
+    pub fn stats(&self) -> DriverStats {
+        self.core.stats()
     }
 
     /// The handler.
@@ -325,7 +347,15 @@ impl<H: Handler> EventLoop<H> {
     /// One turn: wait for readiness or the next deadline (at most `max_wait`), then handle all of it.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
         let now = self.core.clock.now();
-        let next = self.core.timers.next().into_iter().chain(self.core.shutdown.as_ref().map(|s| s.deadline)).min();
+        let grace_end = self.core.over_budget_since.map(|since| since + self.core.config.memory_grace);
+        let next = self
+            .core
+            .timers
+            .next()
+            .into_iter()
+            .chain(self.core.shutdown.as_ref().map(|s| s.deadline))
+            .chain(grace_end)
+            .min();
         let until_timer = next.map(|t| self.core.clock.until(now, t));
         let mut wait = match (until_timer, max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -364,6 +394,7 @@ impl<H: Handler> EventLoop<H> {
             self.on_timer(slot, generation, at);
             self.settle_dirty();
         }
+        self.enforce_budget();
         self.check_shutdown();
         Ok(())
     }
@@ -391,6 +422,7 @@ impl<H: Handler> EventLoop<H> {
                     if self.core.handshaking() >= self.core.config.max_handshakes.max(1) {
                         if let Some(oldest) = self.core.handshakes.pop_front() {
                             self.core.remove(oldest.slot);
+                            self.core.stats.handshakes_evicted += 1;
                         }
                     }
                     let _ = sock.set_nodelay(true);
@@ -491,6 +523,8 @@ impl<H: Handler> EventLoop<H> {
         let (high, low) = (self.core.config.connection.high_water_mark, self.core.config.connection.low_water_mark);
         let mut taken = 0;
         loop {
+            let over_budget = self.core.held > self.core.config.memory_budget;
+            let share = self.core.read_allowance();
             let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
             s.unread = false;
             if let Stage::Open(conn) = &s.stage {
@@ -500,6 +534,12 @@ impl<H: Handler> EventLoop<H> {
                 if conn.role() == Role::Server && conn.buffered_amount() > high.max(low) {
                     s.paused.by_backpressure = true;
                 }
+            }
+            if over_budget && !s.paused.by_budget && s.held > share {
+                // The connections hold more than the budget, this one more than its share.
+                s.paused.by_budget = true;
+                self.core.budget_paused.push(ConnId { slot, generation: s.generation });
+                self.core.stats.budget_pauses += 1;
             }
             if s.paused.any() || taken >= budget {
                 s.unread = true;
@@ -517,6 +557,7 @@ impl<H: Handler> EventLoop<H> {
                 ReadStep::Eof => return self.on_eof(slot),
             }
             self.dispatch(slot);
+            self.core.account(slot);
             let drained = n > 0 && n < self.scratch.len() && !closed;
             if drained || !self.core.slots.get(slot).is_some_and(Option::is_some) {
                 return;
@@ -547,6 +588,7 @@ impl<H: Handler> EventLoop<H> {
         match got {
             Got::Request(request) => {
                 if self.core.open >= self.core.config.max_connections {
+                    self.core.stats.refused_busy += 1;
                     let retry_after = self.core.config.busy_retry_after.as_secs().max(1);
                     let Some(s) = self.core.slot_mut(id) else { return };
                     let busy = Reject::new(503)
@@ -712,6 +754,7 @@ impl<H: Handler> EventLoop<H> {
                 break;
             }
         }
+        self.core.account(slot);
         self.core.reschedule(slot);
     }
 
@@ -751,6 +794,79 @@ impl<H: Handler> EventLoop<H> {
             _ if now < s.deadline => self.core.reschedule(slot),
             _ => self.core.remove(slot),
         }
+    }
+
+    /// The memory budget's policy, once per turn. Back under seven eighths of the budget: read the
+    /// connections it paused again. Over the budget, or with connections paused and the total not
+    /// yet under that mark, for longer than the grace: close the largest holders with 1013 until
+    /// the rest are under the mark. (Waiting for the total to fall on its own would wait forever
+    /// when what is held are partial messages of the peers not read.)
+    fn enforce_budget(&mut self) {
+        let (budget, now) = (self.core.config.memory_budget, self.core.now);
+        let resume_mark = budget - budget / 8;
+        if self.core.held <= resume_mark {
+            self.core.over_budget_since = None;
+            for id in std::mem::take(&mut self.core.budget_paused) {
+                let Some(s) = self.core.slot_mut(id) else { continue };
+                s.paused.by_budget = false;
+                if s.unread && !s.paused.any() {
+                    self.core.resume.push(id.slot);
+                }
+            }
+            return;
+        }
+        let slots = &self.core.slots;
+        self.core.budget_paused.retain(|id| {
+            slots
+                .get(id.slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.generation == id.generation && s.paused.by_budget)
+        });
+        if self.core.held <= budget && self.core.budget_paused.is_empty() {
+            self.core.over_budget_since = None;
+            return;
+        }
+        let since = *self.core.over_budget_since.get_or_insert(now);
+        if now < since + self.core.config.memory_grace {
+            return;
+        }
+        // Pausing did not help: what is held stays (partial messages of peers we do not read,
+        // queues of peers that do not read). Largest first, close until the rest fit.
+        // Connections already closing count as freed: what they hold goes when they end.
+        let mut holders: Vec<(usize, ConnId)> = self
+            .core
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| {
+                let s = s.as_ref()?;
+                let Stage::Open(conn) = &s.stage else { return None };
+                let closable = !s.budget_closed && conn.state() == State::Open && s.held > 0;
+                closable.then_some((s.held, ConnId { slot, generation: s.generation }))
+            })
+            .collect();
+        holders.sort_unstable_by_key(|&(held, _)| std::cmp::Reverse(held));
+        let mut rest: usize = holders.iter().map(|(held, _)| held).sum();
+        for (held, id) in holders {
+            if rest <= resume_mark {
+                break;
+            }
+            rest -= held;
+            let Some(s) = self.core.slot_mut(id) else { continue };
+            s.budget_closed = true;
+            if let Stage::Open(conn) = &mut s.stage {
+                if conn.close(now, CloseCode::TRY_AGAIN_LATER, "server memory budget exceeded").is_err() {
+                    continue;
+                }
+            }
+            self.core.stats.budget_closes += 1;
+            self.core.dirty.push(id.slot);
+            let (handler, mut ctx) = self.ctx();
+            handler.on_memory_budget(&mut ctx, id, held);
+            self.settle_dirty();
+        }
+        // The closes take a while to free what they hold: the next round waits a grace again.
+        self.core.over_budget_since = Some(now);
     }
 
     fn check_shutdown(&mut self) {
@@ -829,6 +945,36 @@ impl Core {
         self.handshakes.len()
     }
 
+    /// Recounts what slot's connection holds into the loop's total.
+    fn account(&mut self, slot: usize) {
+        let Some(s) = self.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+        let held = s.holding();
+        self.held = self.held - s.held + held;
+        s.held = held;
+        self.stats.memory_peak = self.stats.memory_peak.max(self.held);
+    }
+
+    /// Over the memory budget, what a connection may hold and still be read: an even share of the
+    /// budget among the established connections, at most one read. Connections between messages
+    /// (holding next to nothing) go on being served; those holding more wait.
+    fn read_allowance(&self) -> usize {
+        (self.config.memory_budget / self.open.max(1)).min(self.config.read_size)
+    }
+
+    fn stats(&self) -> DriverStats {
+        let handshaking = self
+            .handshakes
+            .iter()
+            .filter(|id| {
+                self.slots
+                    .get(id.slot)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|s| s.generation == id.generation && matches!(s.stage, Stage::AwaitRequest(_)))
+            })
+            .count();
+        DriverStats { open: self.open, handshaking, memory_held: self.held, ..self.stats }
+    }
+
     fn open_ids(&self) -> Vec<ConnId> {
         self.slots
             .iter()
@@ -873,6 +1019,8 @@ impl Core {
             unread: false,
             peer_closed: false,
             counted: false,
+            held: 0,
+            budget_closed: false,
         });
         Ok(slot)
     }
@@ -883,6 +1031,7 @@ impl Core {
         if s.counted {
             self.open -= 1;
         }
+        self.held -= s.held;
         self.free.push(slot);
     }
 

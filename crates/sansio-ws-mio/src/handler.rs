@@ -104,6 +104,13 @@ pub trait Handler {
     /// An outgoing connection failed before it opened.
     fn on_connect_error(&mut self, ctx: &mut Ctx<'_>, id: ConnId, error: ConnectError) {}
 
+    /// The connections together held more than [`DriverConfig::memory_budget`](crate::DriverConfig::memory_budget)
+    /// for longer than its grace, and this one, among the largest holders, has been sent
+    /// `1013 Try Again Later` to bring them back under it. `held` is what it held (bytes queued
+    /// for sending and of its peer's data). [`on_close`](Self::on_close) follows when its close
+    /// handshake ends.
+    fn on_memory_budget(&mut self, ctx: &mut Ctx<'_>, id: ConnId, held: usize) {}
+
     /// A send made through a [`Handle`](crate::Handle) was refused (backpressure, or the
     /// connection is closing); the message comes back here rather than being dropped.
     fn on_send_refused(&mut self, ctx: &mut Ctx<'_>, id: ConnId, refused: SendError<Message>) {}

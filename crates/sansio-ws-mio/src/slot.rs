@@ -49,6 +49,11 @@ pub(crate) struct Slot {
     pub(crate) peer_closed: bool,
     /// Counted in the loop's open-connection total.
     pub(crate) counted: bool,
+    /// Bytes the connection held at its last count (sent queue and peer's data), as added to the
+    /// loop's total.
+    pub(crate) held: usize,
+    /// Closed by the driver for the memory budget: not chosen again.
+    pub(crate) budget_closed: bool,
 }
 
 /// Why reading a connection is paused.
@@ -58,11 +63,14 @@ pub(crate) struct Paused {
     pub(crate) by_app: bool,
     /// By backpressure: the send queue is above the high-water mark.
     pub(crate) by_backpressure: bool,
+    /// By the memory budget: the connections together hold more than it, this one more than its
+    /// share.
+    pub(crate) by_budget: bool,
 }
 
 impl Paused {
     pub(crate) fn any(self) -> bool {
-        self.by_app || self.by_backpressure
+        self.by_app || self.by_backpressure || self.by_budget
     }
 }
 
@@ -145,6 +153,14 @@ impl Slot {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => (ReadStep::WouldBlock, 0),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => (ReadStep::Data, 0),
             Err(_) => (ReadStep::Eof, 0),
+        }
+    }
+
+    /// What the connection holds now: its send queue and its peer's data.
+    pub(crate) fn holding(&self) -> usize {
+        match &self.stage {
+            Stage::Open(conn) => conn.buffered_amount() + conn.buffered_input(),
+            _ => 0,
         }
     }
 

@@ -217,6 +217,8 @@ fn connections_beyond_the_cap_get_a_503_with_retry_after() {
     let (head, _) = third.join().unwrap();
     assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
     assert!(head.contains("Retry-After: 7\r\n"), "{head}");
+    let stats = el.stats();
+    assert_eq!((stats.open, stats.refused_busy), (2, 1), "{stats:?}");
     open[0].set_read_timeout(Some(Duration::from_millis(100))).unwrap();
     let mut buf = [0u8; 1];
     assert!(open[0].read(&mut buf).is_err(), "the first is still open (read times out)");
@@ -237,6 +239,10 @@ fn silent_sockets_cannot_lock_out_a_real_client() {
     turn_while(&mut el, &real);
     let (head, _sock) = real.join().unwrap();
     assert!(head.starts_with("HTTP/1.1 101 "), "a real client gets in: {head}");
+    let stats = el.stats();
+    // 41 sockets through 8 slots: 33 evicted; of the last 8, the real client went on and 7
+    // silent ones are still waiting.
+    assert_eq!((stats.open, stats.handshaking, stats.handshakes_evicted), (1, 7, 33), "{stats:?}");
     // The oldest silent sockets made room: they were closed without a word.
     let mut buf = [0u8; 1];
     silent[0].set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -520,4 +526,151 @@ fn a_peer_that_does_not_read_is_not_read_either() {
     writer.join().unwrap();
     assert_eq!(reader.join().unwrap(), MESSAGES * frame, "every echo arrived");
     assert_eq!(el.handler().messages.get(&id), Some(&MESSAGES));
+}
+
+/// Records what the memory budget does: connections closed for it (and what they held), closes,
+/// messages.
+#[derive(Default)]
+struct Budgeted {
+    open: Vec<ConnId>,
+    over_budget: Vec<(ConnId, usize)>,
+    closed: Vec<(ConnId, Closed)>,
+    messages: Vec<(ConnId, usize)>,
+}
+
+impl Handler for Budgeted {
+    fn on_open(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, _opened: &Opened) {
+        self.open.push(id);
+    }
+    fn on_message(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
+        self.messages.push((id, message.len()));
+    }
+    fn on_memory_budget(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, held: usize) {
+        self.over_budget.push((id, held));
+    }
+    fn on_close(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
+        self.closed.push((id, closed.clone()));
+    }
+}
+
+/// A masked client frame, first byte `b0` as given (FIN and opcode), all-zero key.
+fn client_fragment(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = client_frame(0, payload);
+    f[0] = b0;
+    f
+}
+
+/// Peers that each send most of a large fragmented message, together more than the memory
+/// budget: the loop stops reading the largest holders (while a peer between messages is still
+/// served), keeps its total near the budget, closes the largest with 1013 after the grace (telling
+/// the application), and lets the others finish.
+#[test]
+fn the_memory_budget_bounds_what_all_connections_hold() {
+    const PEERS: usize = 4;
+    const PART: usize = 64 * 1024;
+    const PARTS: usize = 24; // 1.5 MiB held per peer, 6 MiB in all
+    let budget = 4 << 20;
+    let connection = Config::default().with_heartbeat(None).with_close_timeout(Some(Duration::from_millis(200)));
+    let cfg = config()
+        .with_connection(connection)
+        .with_memory_budget(budget)
+        .with_memory_grace(Duration::from_secs(1))
+        .with_linger(Duration::from_millis(100));
+    let mut el = EventLoop::new(cfg, Budgeted::default()).unwrap();
+    let addr = listen(&mut el);
+    let mut socks = Vec::new();
+    for _ in 0..PEERS {
+        let t = raw_upgrade(addr);
+        turn_while(&mut el, &t);
+        let (head, sock) = t.join().unwrap();
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        socks.push(sock);
+    }
+    let chatty = raw_upgrade(addr);
+    turn_while(&mut el, &chatty);
+    let (_, mut chatty) = chatty.join().unwrap();
+    let ids = el.handler().open.clone();
+    let chatty_id = ids[PEERS];
+    let writers: Vec<_> = socks
+        .iter()
+        .map(|sock| {
+            let mut sock = sock.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let mut bytes = client_fragment(0x02, &[1; PART]);
+                for _ in 1..PARTS {
+                    bytes.extend(client_fragment(0x00, &[2; PART]));
+                }
+                sock.write_all(&bytes).is_ok()
+            })
+        })
+        .collect();
+
+    // Over the budget, the large holders wait; a peer between messages is still read.
+    let start = StdInstant::now();
+    while el.stats().budget_pauses == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out: {:?}", el.stats());
+        el.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    chatty.write_all(&client_frame(0x1, b"still served")).unwrap();
+    turn_until(&mut el, |h| h.messages.iter().any(|(id, _)| *id == chatty_id));
+    assert!(el.stats().memory_held > budget, "still over the budget: {:?}", el.stats());
+    assert!(el.handler().over_budget.is_empty(), "within the grace");
+    el.handler_mut().messages.clear();
+
+    // Until the budget closes have run their course: the survivors hold what they were sent.
+    let start = StdInstant::now();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out: {:?}", el.stats());
+        el.turn(Some(Duration::from_millis(10))).unwrap();
+        let h = el.handler();
+        let survivors = PEERS - h.over_budget.len();
+        if !h.over_budget.is_empty()
+            && h.closed.len() == h.over_budget.len()
+            && el.stats().memory_held == survivors * PART * PARTS
+        {
+            break;
+        }
+    }
+    let stats = el.stats();
+    let h = el.handler();
+    assert!(stats.memory_held <= budget, "{stats:?}");
+    // Over the budget by at most one read per connection: a connection is checked before each read.
+    assert!(stats.memory_peak <= budget + PEERS * 64 * 1024, "{stats:?}");
+    assert!(stats.memory_peak > budget, "the peers sent more than the budget: {stats:?}");
+    assert_eq!(stats.budget_closes, h.over_budget.len() as u64);
+    assert!(stats.budget_pauses >= PEERS as u64, "{stats:?}");
+    // Exactly as many closed as needed for the rest to fit: two of 1.5 MiB each.
+    assert_eq!(h.over_budget.len(), 2, "{:?}", h.over_budget);
+    for (id, held) in &h.over_budget {
+        assert!(*held > budget / PEERS, "{id} held only {held}");
+        let (_, closed) = h.closed.iter().find(|(c, _)| c == id).expect("on_close follows");
+        // The peer (which never answers) got our Close; the handshake ends by the close timeout.
+        assert_eq!(closed.cause, CloseCause::CloseTimeout, "{id}");
+    }
+    for (i, sock) in socks.iter_mut().enumerate() {
+        if h.over_budget.iter().any(|(id, _)| *id == ids[i]) {
+            // Our Close 1013 is the first thing this peer reads.
+            let reason = b"server memory budget exceeded";
+            let mut close = vec![0u8; 4 + reason.len()];
+            sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            sock.read_exact(&mut close).unwrap();
+            assert_eq!(close[..4], [0x88, 2 + reason.len() as u8, 0x03, 0xf5], "Close 1013");
+            assert_eq!(&close[4..], reason);
+        }
+    }
+    // The survivors finish their messages: nothing they sent was lost while they were paused.
+    for w in writers {
+        w.join().unwrap();
+    }
+    let survivors: Vec<usize> =
+        (0..PEERS).filter(|&i| !el.handler().over_budget.iter().any(|(id, _)| *id == ids[i])).collect();
+    for &i in &survivors {
+        socks[i].write_all(&client_fragment(0x80, b"end")).unwrap();
+    }
+    turn_until(&mut el, |h| h.messages.len() == survivors.len());
+    for (id, len) in &el.handler().messages {
+        assert!(survivors.iter().any(|&i| ids[i] == *id));
+        assert_eq!(*len, PART * PARTS + 3);
+    }
+    assert_eq!(el.stats().memory_held, 0);
 }

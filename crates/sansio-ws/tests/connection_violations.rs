@@ -7,26 +7,8 @@ use sansio_ws::frame::{CloseCode, CloseError, FrameError, OpCode, Rsv};
 use sansio_ws::rand::SeededRandom;
 use sansio_ws::{Instant, Role};
 
-const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
-
-/// A client frame: first byte `b0`, masked payload (7-bit length form unless longer).
-fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![b0];
-    match payload.len() {
-        n @ 0..=125 => f.push(0x80 | n as u8),
-        n @ 126..=0xFFFF => {
-            f.push(0x80 | 126);
-            f.extend((n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(0x80 | 127);
-            f.extend((n as u64).to_be_bytes());
-        }
-    }
-    f.extend(KEY);
-    f.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
-    f
-}
+mod common;
+use common::masked;
 
 fn quiet() -> Config {
     Config::default().with_heartbeat(None)

@@ -441,3 +441,23 @@ proptest! {
         }
     }
 }
+
+/// A compressed message arriving counts what has been inflated of it so far in
+/// `buffered_input`, not only its few compressed bytes: that is the memory it costs.
+#[test]
+fn buffered_input_counts_the_inflated_text_of_a_message_arriving() {
+    let (mut client, mut server, _) =
+        handshake(Some(DeflateConfig::default()), Some(DeflateConfig::default()), quiet(), quiet(), |_| {});
+    let big = big_text();
+    client.send(big.clone()).unwrap();
+    let wire = output(&mut client);
+    let (most, last) = wire.split_at(wire.len() - 1);
+    server.handle_input(Instant::ZERO, most);
+    let held = server.buffered_input();
+    assert!(held > 10 * wire.len(), "{held} bytes held of a message sent as {} bytes", wire.len());
+    assert!(held <= big.len() + wire.len(), "{held}");
+    server.handle_input(Instant::ZERO, last);
+    assert_eq!(server.buffered_input(), big.len());
+    assert_eq!(server.poll_event(), Some(Event::Message(big)));
+    assert_eq!(server.buffered_input(), 0);
+}

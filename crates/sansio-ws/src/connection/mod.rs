@@ -781,6 +781,25 @@ impl Connection {
         self.send.queued_bytes()
     }
 
+    /// Bytes of the peer's data this connection holds: input not yet parsed, the message being
+    /// reassembled (and its inflated text) and the payloads of message events not yet taken.
+    /// With [`buffered_amount`](Self::buffered_amount), what the connection costs in memory
+    /// beyond its fixed size: a driver adds both up across its connections to keep the process
+    /// within a budget. It grows with what the peer sends and shrinks as messages are taken;
+    /// [`Config::max_message_size`] bounds the partial message.
+    pub fn buffered_input(&self) -> usize {
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Message(m) => m.len(),
+                Event::Fragment(f) => f.data.len(),
+                _ => 0,
+            })
+            .sum();
+        self.recv.held_bytes() + events
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &Config {
         &self.config

@@ -274,6 +274,15 @@ impl Receiver {
         Ok(Some(Incoming::Message(validated_message(m.kind, bytes))))
     }
 
+    /// Bytes of the peer's data held here: input not yet made into frames, the message being
+    /// reassembled and, for a compressed one, its inflated text.
+    pub(crate) fn held_bytes(&self) -> usize {
+        let partial = self.msg.as_ref().map_or(0, |m| m.parts.len());
+        #[cfg(feature = "deflate")]
+        let partial = partial + self.inflated.len();
+        self.buf.len() + partial
+    }
+
     /// Lets go of the buffers kept for the next large messages.
     pub(crate) fn drop_spare(&mut self) {
         self.spare = Default::default();

@@ -1,5 +1,5 @@
-//! What the handshake test files share: HTTP heads built from field lists, and feeding input whole,
-//! byte by byte, and with trailing bytes appended.
+//! What the test files share: HTTP heads built from field lists, feeding input whole, byte by
+//! byte, and with trailing bytes appended; client frames built by hand.
 // Each test file uses part of this module.
 #![allow(dead_code)]
 
@@ -112,4 +112,27 @@ pub(crate) fn feed_until_value<T, E>(
         }
     }
     panic!("{mode:?}: no outcome, input ended while partial")
+}
+
+/// The masking key of [`masked`] frames.
+pub(crate) const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
+
+/// A client frame: first byte `b0` (FIN, RSV, opcode), payload masked with [`KEY`], in the
+/// shortest length form.
+pub(crate) fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![b0];
+    match payload.len() {
+        n @ 0..=125 => f.push(0x80 | n as u8),
+        n @ 126..=0xFFFF => {
+            f.push(0x80 | 126);
+            f.extend((n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend((n as u64).to_be_bytes());
+        }
+    }
+    f.extend(KEY);
+    f.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
+    f
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Load and abuse scenarios on loopback: a fresh echo server (the mio driver's example) for each,
+# attacked by tests/stress/stress.rs, one PASS or FAIL line per scenario, and a non-zero exit if
+# any failed. Bounded: every scenario has its own time limit, nothing leaves the machine.
+#
+#   scripts/stress.sh            the full scenarios (10 M Pings, 10 000 slowloris sockets, 50 peers
+#                                holding 300 MiB against a 256 MiB budget…), about two minutes
+#   scripts/stress.sh --short    the short form CI runs (1 M Pings, 2 000 sockets, a 32 MiB
+#                                budget…), about half a minute
+#   scripts/stress.sh [--short] SCENARIO…   only these
+#
+# Logs (each server's stderr, each scenario's output) go to target/stress/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SHORT=()
+SCENARIOS=()
+for arg in "$@"; do
+    case "$arg" in
+        --short) SHORT=(--short) ;;
+        -h | --help)
+            sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        -*)
+            echo "stress.sh: unknown option $arg" >&2
+            exit 2
+            ;;
+        *) SCENARIOS+=("$arg") ;;
+    esac
+done
+if [ ${#SCENARIOS[@]} -eq 0 ]; then
+    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello)
+fi
+
+OUT=target/stress
+mkdir -p "$OUT"
+cargo build --release -q -p sansio-ws-mio --example echo-server
+cargo build --release -q -p sansio-ws-tests --example stress
+BIN=target/release/examples
+
+# The slowloris scenario holds 10 000 sockets at each end.
+want=$((10000 + 1000))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want" ]; then
+    ulimit -n "$(ulimit -Hn)" 2> /dev/null || true
+fi
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want" ] && [ ${#SHORT[@]} -eq 0 ]; then
+    echo "stress.sh: WARNING: only $(ulimit -n) file descriptors (hard limit $(ulimit -Hn)); slowloris needs $want" >&2
+fi
+
+PORT=${STRESS_PORT:-9451}
+SERVER_PID=
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2> /dev/null || true
+        wait "$SERVER_PID" 2> /dev/null || true
+        SERVER_PID=
+    fi
+}
+trap stop_server EXIT
+
+start_server() {
+    local name=$1
+    shift
+    "$BIN/echo-server" "127.0.0.1:$PORT" --no-deflate "$@" > "$OUT/$name.server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        if grep -q "listening on" "$OUT/$name.server.log" 2> /dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "stress.sh: the echo server for $name did not start; its log:" >&2
+    cat "$OUT/$name.server.log" >&2
+    return 1
+}
+
+results=()
+failed=0
+for scenario in "${SCENARIOS[@]}"; do
+    server_args=()
+    case "$scenario" in
+        ping-flood) server_args=(--max-control-frames-per-second off) ;;
+        overload | large-partials) [ ${#SHORT[@]} -gt 0 ] && server_args=(--memory-budget-mib 32) ;;
+    esac
+    echo "==> $scenario${SHORT:+ (short)}"
+    start_server "$scenario" "${server_args[@]}"
+    rc=0
+    timeout 120 "$BIN/stress" "$scenario" --addr "127.0.0.1:$PORT" --server-pid "$SERVER_PID" "${SHORT[@]}" \
+        > "$OUT/$scenario.log" 2>&1 || rc=$?
+    stop_server
+    cat "$OUT/$scenario.log"
+    line=$(grep -E '^(PASS|FAIL)  ' "$OUT/$scenario.log" | tail -n 1 || true)
+    if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+        failed=1
+        [ -z "$line" ] && line="FAIL  $scenario: exit status $rc (timeout 120 s is 124), no verdict"
+        echo "    server log: $OUT/$scenario.server.log (last lines below)"
+        tail -n 5 "$OUT/$scenario.server.log" | sed 's/^/    /'
+    fi
+    results+=("$line")
+done
+
+echo
+printf '%s\n' "${results[@]}"
+exit "$failed"
