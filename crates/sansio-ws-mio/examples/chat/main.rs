@@ -86,6 +86,12 @@ impl Handler for Chat {
         broadcast(ctx, Message::Text(out.into()));
     }
 
+    fn on_memory_budget(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, held: usize) {
+        eprintln!(
+            "chat: {id}: closing with 1013: the server is over its memory budget and this connection held {held} bytes"
+        );
+    }
+
     fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, _closed: &Closed) {
         self.announce(ctx, id, "left");
     }
