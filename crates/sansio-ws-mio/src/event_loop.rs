@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -20,12 +21,15 @@ use sansio_ws::{Instant, Role};
 use crate::clock::Clock;
 use crate::config::DriverConfig;
 use crate::handle::{Command, Handle};
-use crate::handler::{ConnId, ConnectError, Decision, Handler, Opened};
+use crate::handler::{ConnId, ConnectError, Decision, Handler, LOOP_BITS, Opened};
+use crate::server::ServerHandle;
 use crate::slot::{Paused, ReadStep, Slot, Stage};
 use crate::stats::DriverStats;
 use crate::timers::Timers;
 
 const LISTENER: Token = Token(usize::MAX - 1);
+/// The reason of the Close 1001 a graceful shutdown sends.
+const SHUTDOWN_REASON: &str = "server shutting down";
 const WAKER: Token = Token(usize::MAX - 2);
 
 /// How a graceful shutdown went.
@@ -41,6 +45,23 @@ pub struct ShutdownReport {
     pub handshakes_dropped: usize,
     /// Output bytes that force-closed connections never wrote.
     pub unsent_bytes: u64,
+    /// Messages (or parts of them) that force-closed connections never wrote.
+    pub unsent_messages: u64,
+    /// Requests answered `503` while draining.
+    pub refused_draining: usize,
+}
+
+impl ShutdownReport {
+    /// Adds `other`'s counts to these (a server sums its loops' reports).
+    pub fn merge(&mut self, other: &ShutdownReport) {
+        self.clean += other.clean;
+        self.forced += other.forced;
+        self.other += other.other;
+        self.handshakes_dropped += other.handshakes_dropped;
+        self.unsent_bytes += other.unsent_bytes;
+        self.unsent_messages += other.unsent_messages;
+        self.refused_draining += other.refused_draining;
+    }
 }
 
 #[derive(Debug)]
@@ -66,7 +87,12 @@ pub(crate) struct Core {
     config: DriverConfig,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    next_generation: u64,
+    /// Where serial numbers of connection ids come from: shared by a server's loops.
+    serials: Arc<AtomicU64>,
+    /// This loop's index in its server (0 alone).
+    loop_index: usize,
+    /// The server this loop belongs to, if any.
+    server: Option<ServerHandle>,
     timers: Timers,
     listener: Option<TcpListener>,
     commands: mpsc::Receiver<Command>,
@@ -117,9 +143,15 @@ impl Ctx<'_> {
         self.send(id, Message::Text(text.into()))
     }
 
-    /// Queues `message` on every open connection, framed once.
+    /// Queues `message` on every open connection of this loop, framed once. (Every loop of a
+    /// server: [`ServerHandle::broadcast`], through [`server`](Self::server).)
     pub fn broadcast(&mut self, message: &Message) -> Broadcast {
         let prepared = PreparedMessage::new(message.clone(), self.core.config.connection.send_frame_size);
+        self.broadcast_prepared(&prepared)
+    }
+
+    /// Queues a message framed beforehand on every open connection of this loop.
+    pub fn broadcast_prepared(&mut self, prepared: &PreparedMessage) -> Broadcast {
         let mut result = Broadcast::default();
         for slot in 0..self.core.slots.len() {
             let Some(s) = self.core.slots[slot].as_mut() else { continue };
@@ -128,7 +160,7 @@ impl Ctx<'_> {
             if conn.state() != State::Open {
                 continue;
             }
-            match conn.send_prepared(&prepared) {
+            match conn.send_prepared(prepared) {
                 Ok(()) => {
                     result.sent += 1;
                     self.core.dirty.push(slot);
@@ -217,6 +249,12 @@ impl Ctx<'_> {
     pub fn handle(&self) -> Handle {
         self.core.handle.clone()
     }
+
+    /// The server this loop is part of (`None` for an [`EventLoop`] run alone): to send to a
+    /// connection of another loop, or to broadcast to every loop in one order.
+    pub fn server(&self) -> Option<&ServerHandle> {
+        self.core.server.as_ref()
+    }
 }
 
 /// A mio event loop driving WebSocket connections of both roles for one [`Handler`].
@@ -263,6 +301,7 @@ impl<H: Handler> EventLoop<H> {
         // One read buffer for every socket of the loop: the handshake reads into it, and an open
         // connection copies out only what it keeps. Idle connections hold no read buffer.
         let scratch = vec![0; config.read_size.max(1024)];
+        let frame_size = config.connection.send_frame_size;
         let core = Core {
             now: clock.now(),
             clock,
@@ -270,11 +309,13 @@ impl<H: Handler> EventLoop<H> {
             config,
             slots: Vec::new(),
             free: Vec::new(),
-            next_generation: 1,
+            serials: Arc::new(AtomicU64::new(1)),
+            loop_index: 0,
+            server: None,
             timers: Timers::default(),
             listener: None,
             commands,
-            handle: Handle { tx, waker },
+            handle: Handle { tx, waker, frame_size },
             dirty: Vec::new(),
             resume: Vec::new(),
             open: 0,
@@ -290,11 +331,32 @@ impl<H: Handler> EventLoop<H> {
 
     /// Listens on `addr` and returns the bound address (useful with port 0).
     pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
-        let mut listener = TcpListener::bind(addr)?;
+        self.listen_with(TcpListener::bind(addr)?)
+    }
+
+    /// Accepts on a listener bound elsewhere: handed over by a service manager (socket
+    /// activation), bound to a privileged port before dropping rights, or bound to port 0 by a
+    /// test that needs the address first. It is made non-blocking. Returns its address.
+    pub fn listen_on(&mut self, listener: std::net::TcpListener) -> io::Result<SocketAddr> {
+        listener.set_nonblocking(true)?;
+        self.listen_with(TcpListener::from_std(listener))
+    }
+
+    fn listen_with(&mut self, mut listener: TcpListener) -> io::Result<SocketAddr> {
         self.core.poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let local = listener.local_addr()?;
-        self.core.listener = Some(listener);
+        if let Some(mut old) = self.core.listener.replace(listener) {
+            let _ = self.core.poll.registry().deregister(&mut old);
+        }
         Ok(local)
+    }
+
+    /// Makes this loop number `index` of a server: connection ids come from `serials`, shared
+    /// by the loops, and carry `index`.
+    pub(crate) fn join_server(&mut self, index: usize, serials: Arc<AtomicU64>, server: ServerHandle) {
+        self.core.loop_index = index;
+        self.core.serials = serials;
+        self.core.server = Some(server);
     }
 
     /// Opens a connection to `url` with the loop's client settings.
@@ -405,12 +467,30 @@ impl<H: Handler> EventLoop<H> {
 
     /// The loop is done: returns the report.
     fn finished(&mut self) -> Option<ShutdownReport> {
-        let live = self.core.slots.iter().flatten().count();
-        match &self.core.shutdown {
-            Some(s) if live == 0 => Some(s.report),
-            None if live == 0 && self.core.listener.is_none() => Some(ShutdownReport::default()),
-            _ => None,
+        if self.core.shutdown.is_some() {
+            // Draining: done once only requests still arriving are left (they are dropped).
+            if !self.core.slots.iter().flatten().all(|s| matches!(s.stage, Stage::AwaitRequest(_))) {
+                return None;
+            }
+            self.core.close_listener();
+            for slot in 0..self.core.slots.len() {
+                if self.core.slots[slot].is_some() {
+                    self.core.remove(slot);
+                    if let Some(sd) = self.core.shutdown.as_mut() {
+                        sd.report.handshakes_dropped += 1;
+                    }
+                }
+            }
+            return self.core.shutdown.as_ref().map(|s| s.report);
         }
+        let live = self.core.slots.iter().flatten().count();
+        (live == 0 && self.core.listener.is_none()).then(ShutdownReport::default)
+    }
+
+    /// How many sockets the loop holds: connections, handshakes, and sockets lingering after their
+    /// connection ended (reading the peer's last bytes). Zero when every socket is finished.
+    pub fn sockets(&self) -> usize {
+        self.core.slots.iter().flatten().count()
     }
 
     fn accept_all(&mut self) {
@@ -455,10 +535,10 @@ impl<H: Handler> EventLoop<H> {
                         handler.on_send_refused(&mut ctx, id, refused);
                     }
                 }
-                Command::Broadcast(message) => {
-                    let result = ctx.broadcast(&message);
+                Command::Broadcast(prepared) => {
+                    let result = ctx.broadcast_prepared(&prepared);
                     for id in result.refused {
-                        let refused = SendError::new(SendErrorKind::Backpressure, message.clone());
+                        let refused = SendError::new(SendErrorKind::Backpressure, prepared.message().clone());
                         handler.on_send_refused(&mut ctx, id, refused);
                     }
                 }
@@ -587,13 +667,23 @@ impl<H: Handler> EventLoop<H> {
         let now = self.core.now;
         match got {
             Got::Request(request) => {
-                if self.core.open >= self.core.config.max_connections {
-                    self.core.stats.refused_busy += 1;
+                let draining = self.core.shutdown.is_some();
+                if draining || self.core.open >= self.core.config.max_connections {
                     let retry_after = self.core.config.busy_retry_after.as_secs().max(1);
+                    let why = match self.core.shutdown.as_mut() {
+                        Some(sd) => {
+                            sd.report.refused_draining += 1;
+                            "the server is shutting down"
+                        }
+                        None => {
+                            self.core.stats.refused_busy += 1;
+                            "the server has its maximum of connections"
+                        }
+                    };
                     let Some(s) = self.core.slot_mut(id) else { return };
                     let busy = Reject::new(503)
                         .with_header("Retry-After", retry_after.to_string())
-                        .with_body(format!("the server has its maximum of connections; retry in {retry_after} s\n"));
+                        .with_body(format!("{why}; retry in {retry_after} s\n"));
                     if busy.write(&mut s.pending).is_err() {
                         unreachable!("a 503 with a Retry-After is a valid refusal");
                     }
@@ -664,7 +754,7 @@ impl<H: Handler> EventLoop<H> {
         if self.core.shutdown.is_some() {
             let now = self.core.now;
             if let Some(conn) = self.core.conn_mut(id) {
-                let _ = conn.close(now, CloseCode::GOING_AWAY, "server shutdown");
+                let _ = conn.close(now, CloseCode::GOING_AWAY, SHUTDOWN_REASON);
             }
         }
         self.core.dirty.push(id.slot);
@@ -875,6 +965,7 @@ impl<H: Handler> EventLoop<H> {
             return;
         }
         // Grace is over: force-close what is left.
+        self.core.close_listener();
         for slot in 0..self.core.slots.len() {
             let Some(s) = self.core.slots[slot].as_mut() else { continue };
             if let Stage::Open(conn) = &mut s.stage {
@@ -1003,8 +1094,7 @@ impl Core {
             self.free.push(slot);
             return Err(e);
         }
-        let generation = self.next_generation;
-        self.next_generation += 1;
+        let generation = (self.serials.fetch_add(1, Ordering::Relaxed) << LOOP_BITS) | self.loop_index as u64;
         self.slots[slot] = Some(Slot {
             generation,
             sock,
@@ -1045,6 +1135,7 @@ impl Core {
             }
             if closed.cause == CloseCause::LocalAbort {
                 sd.report.unsent_bytes += closed.unsent.bytes;
+                sd.report.unsent_messages += closed.unsent.messages;
             }
         }
         let now = self.now;
@@ -1093,23 +1184,29 @@ impl Core {
         Ok(ConnId { slot, generation })
     }
 
+    fn close_listener(&mut self) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+    }
+
     fn start_shutdown(&mut self, grace: Duration) {
         if self.shutdown.is_some() {
             return;
         }
         let now = self.now;
         self.shutdown = Some(ShutdownState { deadline: now + grace, report: ShutdownReport::default() });
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
-        }
+        // The listener stays: a request arriving while draining is answered 503 (not reset).
         for slot in 0..self.slots.len() {
             let Some(s) = self.slots[slot].as_mut() else { continue };
             match &mut s.stage {
                 Stage::Open(conn) => {
-                    let _ = conn.close(now, CloseCode::GOING_AWAY, "server shutdown");
+                    let _ = conn.close(now, CloseCode::GOING_AWAY, SHUTDOWN_REASON);
                     self.dirty.push(slot);
                 }
-                Stage::AwaitRequest(_) | Stage::Connecting(_) | Stage::AwaitResponse(_) => {
+                // Requests on their way are answered 503 when complete.
+                Stage::AwaitRequest(_) => {}
+                Stage::Connecting(_) | Stage::AwaitResponse(_) => {
                     if let Some(sd) = self.shutdown.as_mut() {
                         sd.report.handshakes_dropped += 1;
                     }

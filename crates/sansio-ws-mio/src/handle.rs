@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use sansio_ws::connection::Message;
+use sansio_ws::connection::{Message, PreparedMessage};
 use sansio_ws::frame::CloseCode;
 
 use crate::ConnId;
@@ -12,7 +12,7 @@ use crate::ConnId;
 #[derive(Debug)]
 pub(crate) enum Command {
     Send(ConnId, Message),
-    Broadcast(Message),
+    Broadcast(PreparedMessage),
     Close(ConnId, CloseCode, String),
     SetReading(ConnId, bool),
     Shutdown(Duration),
@@ -23,6 +23,8 @@ pub(crate) enum Command {
 pub struct Handle {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) waker: Arc<mio::Waker>,
+    /// The loop's `send_frame_size`, to frame broadcasts before they are sent over.
+    pub(crate) frame_size: usize,
 }
 
 /// The event loop has stopped; the command was not delivered.
@@ -38,7 +40,7 @@ impl std::fmt::Display for Stopped {
 impl std::error::Error for Stopped {}
 
 impl Handle {
-    fn command(&self, c: Command) -> Result<(), Stopped> {
+    pub(crate) fn command(&self, c: Command) -> Result<(), Stopped> {
         self.tx.send(c).map_err(|_| Stopped)?;
         self.waker.wake().map_err(|_| Stopped)
     }
@@ -49,9 +51,14 @@ impl Handle {
         self.command(Command::Send(id, message))
     }
 
-    /// Queues `message` on every open connection, encoded once.
+    /// Queues `message` on every open connection, framed once, here (the loop only shares it).
     pub fn broadcast(&self, message: Message) -> Result<(), Stopped> {
-        self.command(Command::Broadcast(message))
+        self.broadcast_prepared(PreparedMessage::new(message, self.frame_size))
+    }
+
+    /// Queues a message framed beforehand on every open connection.
+    pub fn broadcast_prepared(&self, prepared: PreparedMessage) -> Result<(), Stopped> {
+        self.command(Command::Broadcast(prepared))
     }
 
     /// Starts the close handshake of connection `id`.

@@ -9,17 +9,34 @@ use sansio_ws::handshake::{Accept, ClientHandshakeError, Extension, Reject, Requ
 
 use crate::event_loop::Ctx;
 
-/// Identifies a connection of an event loop. Ids are not reused: a closed connection's id never
-/// names a later one.
+/// Identifies a connection of an event loop, or of any loop of a [`Server`](crate::Server). Ids
+/// are not reused: a closed connection's id never names a later one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId {
     pub(crate) slot: usize,
+    /// The serial number (unique across a server's loops) above the loop's index
+    /// ([`LOOP_BITS`] bits).
     pub(crate) generation: u64,
+}
+
+/// Bits of [`ConnId::generation`] that hold the loop's index.
+pub(crate) const LOOP_BITS: u32 = 16;
+
+impl ConnId {
+    /// The index of the event loop that holds this connection (0 for a loop of its own).
+    pub fn loop_index(&self) -> usize {
+        (self.generation & ((1 << LOOP_BITS) - 1)) as usize
+    }
+
+    /// The connection's serial number: unique across every loop of a server, counted from 1.
+    pub fn serial(&self) -> u64 {
+        self.generation >> LOOP_BITS
+    }
 }
 
 impl std::fmt::Display for ConnId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{}", self.generation)
+        write!(f, "#{}", self.serial())
     }
 }
 
