@@ -30,7 +30,7 @@ for arg in "$@"; do
     esac
 done
 if [ ${#SCENARIOS[@]} -eq 0 ]; then
-    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello)
+    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown)
 fi
 
 OUT=target/stress
@@ -82,12 +82,31 @@ for scenario in "${SCENARIOS[@]}"; do
     case "$scenario" in
         ping-flood) server_args=(--max-control-frames-per-second off) ;;
         overload | large-partials) [ ${#SHORT[@]} -gt 0 ] && server_args=(--memory-budget-mib 32) ;;
+        # Two loops on one port; the scenario sends SIGTERM itself.
+        shutdown) server_args=(--threads 2 --drain-timeout 5) ;;
     esac
     echo "==> $scenario${SHORT:+ (short)}"
     start_server "$scenario" "${server_args[@]}"
     rc=0
     timeout 120 "$BIN/stress" "$scenario" --addr "127.0.0.1:$PORT" --server-pid "$SERVER_PID" "${SHORT[@]}" \
         > "$OUT/$scenario.log" 2>&1 || rc=$?
+    if [ "$scenario" = shutdown ]; then
+        # The server was signalled: it must have exited by itself, with status 0 and its report.
+        status=0
+        if kill -0 "$SERVER_PID" 2> /dev/null; then
+            kill -9 "$SERVER_PID" 2> /dev/null || true
+            echo "FAIL  shutdown: the server was still running after the scenario" >> "$OUT/$scenario.log"
+        fi
+        wait "$SERVER_PID" || status=$?
+        SERVER_PID=
+        report=$(grep 'shut down:' "$OUT/$scenario.server.log" || true)
+        if [ "$status" -ne 0 ] || [ -z "$report" ]; then
+            echo "FAIL  shutdown: the server exited with status $status${report:+, }${report:-and no shutdown report}" >> "$OUT/$scenario.log"
+            rc=1
+        else
+            echo "    server: exit status 0; ${report#*: }" >> "$OUT/$scenario.log"
+        fi
+    fi
     stop_server
     cat "$OUT/$scenario.log"
     line=$(grep -E '^(PASS|FAIL)  ' "$OUT/$scenario.log" | tail -n 1 || true)

@@ -35,6 +35,10 @@ scenarios:
   large-partials      the same with a few very large messages (8 × 60 MiB; short: 4 × 12 MiB)
   slowloris           thousands of sockets connect and send one byte: a real client still gets in
   tls-hello           a TLS ClientHello and binary junk on the plain listener are refused at once
+  shutdown            500 clients (short: 200) and one slow reader with a 4 MiB echo in flight; then
+                      SIGTERM to the server (needs --server-pid): every client gets Close 1001 and a
+                      clean TCP close, the slow reader gets its whole echo first, the server exits
+                      within its 5 s drain timeout
 
 options:
   --addr HOST:PORT    the server (required)
@@ -113,6 +117,7 @@ fn main() {
         "large-partials" => overload(addr, server_pid, scale.pick((8, 960, 256), (4, 192, 32))),
         "slowloris" => slowloris(addr, scale),
         "tls-hello" => tls_hello(addr),
+        "shutdown" => shutdown(addr, server_pid, scale),
         other => {
             eprintln!("stress: unknown scenario {other}\n\n{USAGE}");
             std::process::exit(2);
@@ -605,4 +610,83 @@ fn tls_hello(addr: SocketAddr) -> io::Result<Verdict> {
     }
     parts.push(format!("bound {}", ms(bound)));
     Ok(Verdict { pass, figures: parts.join("; ") })
+}
+
+/// The server's side of a graceful close as a client sees it: its Close 1001 "server shutting
+/// down" (after whatever was queued before it), our Close in reply, then the end of the stream.
+fn closed_by_shutdown(mut sock: TcpStream) -> Result<(), String> {
+    let (opcode, payload) = read_message(&mut sock).map_err(|e| format!("no Close: {e}"))?;
+    if opcode != 0x8 || close_code(&payload) != 1001 || payload.get(2..) != Some(b"server shutting down".as_slice()) {
+        return Err(format!("opcode {opcode:#x} with {:?} instead of Close 1001", String::from_utf8_lossy(&payload)));
+    }
+    let reply = frame(0x88, &1000u16.to_be_bytes());
+    sock.write_all(&reply).map_err(|e| format!("replying to the Close: {e}"))?;
+    let mut rest = Vec::new();
+    match sock.read_to_end(&mut rest) {
+        Ok(_) if rest.is_empty() => Ok(()),
+        Ok(_) => Err(format!("{} bytes after the Close", rest.len())),
+        Err(e) => Err(format!("no clean end of stream: {e}")),
+    }
+}
+
+/// Whether process `pid` has exited (gone, or a zombie waiting for its parent).
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+/// Clients connected, one with a large echo in flight to it, then SIGTERM to the server.
+fn shutdown(addr: SocketAddr, pid: Option<u32>, scale: Scale) -> io::Result<Verdict> {
+    let pid = pid.ok_or_else(|| io::Error::other("this scenario signals the server: --server-pid is needed"))?;
+    let count: usize = scale.pick(500, 200);
+    let clients = (0..count).map(|_| upgrade(addr)).collect::<io::Result<Vec<_>>>()?;
+    // The slow reader: a 4 MiB message echoed to it, not read until a second after the signal.
+    const BIG: usize = 4 << 20;
+    let mut slow = upgrade(addr)?;
+    slow.write_all(&frame(0x82, &vec![0x42; BIG]))?;
+    thread::sleep(Duration::from_millis(300));
+
+    let signalled = Instant::now();
+    let kill = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+    if !kill.success() {
+        return Err(io::Error::other(format!("kill -TERM {pid}: {kill}")));
+    }
+    let mut failures = Vec::new();
+    for (i, c) in clients.into_iter().enumerate() {
+        if let Err(e) = closed_by_shutdown(c) {
+            failures.push(format!("client {i}: {e}"));
+        }
+    }
+    let all_closed = signalled.elapsed();
+    thread::sleep(Duration::from_secs(1).saturating_sub(signalled.elapsed()));
+    let slow_result = match read_message(&mut slow) {
+        Ok((0x2, payload)) if payload.len() == BIG && payload.iter().all(|&b| b == 0x42) => closed_by_shutdown(slow),
+        Ok((opcode, payload)) => Err(format!("opcode {opcode:#x} of {} bytes instead of the echo", payload.len())),
+        Err(e) => Err(format!("no echo: {e}")),
+    };
+    let mut exit_time = None;
+    while signalled.elapsed() < Duration::from_secs(15) {
+        if exited(pid) {
+            exit_time = Some(signalled.elapsed());
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let bound = Duration::from_secs(5);
+    let pass = failures.is_empty() && slow_result.is_ok() && exit_time.is_some_and(|t| t <= bound);
+    let figures = format!(
+        "{} of {count} clients got Close 1001 and a clean end of stream ({} after the signal){}; the slow reader {}; the server exited {} (bound {})",
+        count - failures.len(),
+        ms(all_closed),
+        failures.first().map_or(String::new(), |f| format!(", first failure: {f}")),
+        match &slow_result {
+            Ok(()) => "got its whole 4 MiB echo, then the Close".to_string(),
+            Err(e) => format!("FAILED: {e}"),
+        },
+        exit_time.map_or("NOT within 15 s".to_string(), |t| format!("{} after the signal", ms(t))),
+        ms(bound)
+    );
+    Ok(Verdict { pass, figures })
 }

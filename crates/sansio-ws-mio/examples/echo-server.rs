@@ -5,18 +5,23 @@
 //!
 //! permessage-deflate is accepted unless `--no-deflate` is given; as a conformance target this
 //! server compresses every message, however short, so every compressed path is exercised. The
-//! load limits can be changed for trying the server under load (scripts/stress.sh).
+//! load limits can be changed for trying the server under load (scripts/stress.sh). It runs one
+//! event loop per core; SIGINT or SIGTERM shuts it down gracefully (a second one at once).
 
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use sansio_ws::connection::{Closed, Config, Event, Message};
 use sansio_ws::deflate::DeflateConfig;
 use sansio_ws::handshake::{OriginPolicy, ServerConfig};
-use sansio_ws_mio::{ConnId, Ctx, DriverConfig, EventLoop, Handler};
+use sansio_ws_mio::{ConnId, Ctx, DriverConfig, Handler, Server};
+
+#[path = "shared/shutdown.rs"]
+mod shutdown;
 
 /// Echoes, holding the echoes a connection refuses (backpressure: its peer reads slower than it
 /// sends) and sending them again when it becomes writable, with reading paused meanwhile: no
@@ -93,6 +98,9 @@ usage: echo-server [ADDR] [OPTIONS]
 Echoes every WebSocket message back. ADDR defaults to 127.0.0.1:9001.
 
 options:
+  --threads N                         event loops, one per thread (default: one per core)
+  --drain-timeout SECS                on SIGINT or SIGTERM, how long the connections have to close
+                                      (default 5)
   --no-deflate                        do not accept permessage-deflate
   --max-control-frames-per-second N   the peer's Pings and Pongs per second before a close 1008,
                                       or `off` (default 100)
@@ -103,6 +111,8 @@ options:
 /// The command line.
 struct Options {
     addr: SocketAddr,
+    threads: usize,
+    drain: Duration,
     deflate: bool,
     control_frames: Option<u32>,
     memory_budget: usize,
@@ -111,6 +121,8 @@ struct Options {
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        drain: Duration::from_secs(5),
         deflate: true,
         control_frames: Config::default().max_control_frames_per_second,
         memory_budget: DriverConfig::default().memory_budget,
@@ -124,6 +136,18 @@ fn parse_args() -> Result<Options, String> {
                 std::process::exit(0);
             }
             "--no-deflate" => options.deflate = false,
+            "--threads" => {
+                let v = value(&arg)?;
+                options.threads = v.parse().map_err(|e| format!("--threads {v}: {e}"))?;
+                if options.threads == 0 {
+                    return Err("--threads must be at least 1".into());
+                }
+            }
+            "--drain-timeout" => {
+                let v = value(&arg)?;
+                let secs: f64 = v.parse().map_err(|e| format!("--drain-timeout {v}: {e}"))?;
+                options.drain = Duration::try_from_secs_f64(secs).map_err(|e| format!("--drain-timeout {v}: {e}"))?;
+            }
             "--max-control-frames-per-second" => {
                 let v = value(&arg)?;
                 options.control_frames = match v.as_str() {
@@ -166,14 +190,17 @@ fn serve(options: &Options) -> std::io::Result<()> {
         .with_server(ServerConfig::default().with_origin_policy(OriginPolicy::Any).with_deflate(deflate))
         .with_connection(connection)
         .with_memory_budget(options.memory_budget);
-    let mut event_loop = EventLoop::new(config, Echo::default())?;
-    let local = event_loop
+    let mut server = Server::new(config, options.threads, |_| Echo::default())?;
+    let local = server
         .listen(options.addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.addr)))?;
+    shutdown::drain_on_signals("echo-server", server.handle(), options.drain, None)?;
     let deflate = if options.deflate { "on" } else { "off" };
     eprintln!(
-        "echo-server: listening on ws://{local} (origin policy: any, for test clients; permessage-deflate {deflate})"
+        "echo-server: listening on ws://{local} with {} loops (origin policy: any, for test clients; permessage-deflate {deflate})",
+        options.threads
     );
-    event_loop.run()?;
+    let report = server.run()?;
+    shutdown::print_report("echo-server", &report);
     Ok(())
 }

@@ -1,48 +1,61 @@
 //! A chat room: open http://127.0.0.1:9001/ in two browser tabs and talk.
 //!
-//! `cargo run --release -p sansio-ws-mio --example chat` (optional: the address, `--no-deflate`)
+//! `cargo run --release -p sansio-ws-mio --example chat -- [ADDR] [OPTIONS]` (`--help` lists them)
 //!
 //! The page is served at `/`, the WebSocket at `/ws`. Every message goes to everyone (framed once
 //! for all of them), the peer count is announced on every join and leave, and the heartbeat keeps
-//! idle connections checked. Ctrl-C is not caught: the server stops with the process.
+//! idle connections checked. It runs one event loop per core: a line from a client on one loop
+//! reaches the clients of every loop, and **everyone sees the lines in the same order** (every
+//! line goes out through the server's handle, which hands broadcasts to all loops in one order).
+//! SIGINT or SIGTERM shuts it down gracefully: every client gets Close 1001, then the report.
 
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use sansio_ws::connection::{Closed, Message};
+use sansio_ws::error::SendError;
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{Reject, Request};
-use sansio_ws_mio::{ConnId, Ctx, Decision, DriverConfig, EventLoop, Handler, Opened};
+use sansio_ws_mio::{ConnId, Ctx, Decision, DriverConfig, Handler, Opened, Server};
+use serde_json::json;
+
+#[path = "../shared/shutdown.rs"]
+mod shutdown;
 
 const PAGE: &str = include_str!("page.html");
 /// Longest chat line accepted; longer ones are cut.
 const MAX_LINE: usize = 2000;
 
-struct Chat;
+/// One loop's handler; what the loops share is the peer count and whether the server is
+/// shutting down.
+struct Chat {
+    peers: Arc<AtomicUsize>,
+    shutting_down: Arc<AtomicBool>,
+}
 
 impl Chat {
-    fn announce(&self, ctx: &mut Ctx<'_>, id: ConnId, what: &str) {
-        let peers = ctx.open_count();
-        let line = format!(r#"{{"type":"presence","who":"{id}","what":"{what}","peers":{peers}}}"#);
-        broadcast(ctx, Message::Text(line.into()));
-    }
-}
-
-/// Sends `message` to everyone, framed once. The slow-consumer policy: a reader whose queue is
-/// over its high-water mark (4 MiB by default) refuses the line; it is closed with 1008 "too slow"
-/// and a log line, so nobody silently misses part of the conversation.
-fn broadcast(ctx: &mut Ctx<'_>, message: Message) {
-    let result = ctx.broadcast(&message);
-    for id in result.refused {
-        eprintln!("chat: {id}: too slow to keep up (a {} byte line refused), closing", message.len());
-        if let Err(e) = ctx.close(id, CloseCode::POLICY_VIOLATION, "too slow") {
-            eprintln!("chat: {id}: already closing: {e}");
+    /// Sends `value` to everyone on every loop, in the one order of the server's broadcasts.
+    fn broadcast(&self, ctx: &mut Ctx<'_>, value: &serde_json::Value) {
+        let server = ctx.server().expect("the chat runs as a server");
+        if server.broadcast(Message::Text(value.to_string().into())).is_err() {
+            eprintln!("chat: a loop has stopped; the line reached the others only");
         }
     }
-}
 
+    fn announce(&self, ctx: &mut Ctx<'_>, id: ConnId, what: &str) {
+        // While shutting down everyone is leaving: nobody is told of each departure.
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        let peers = self.peers.load(Ordering::Relaxed);
+        self.broadcast(ctx, &json!({"type": "presence", "who": id.to_string(), "what": what, "peers": peers}));
+    }
+}
 impl Handler for Chat {
     fn on_http(&mut self, _ctx: &mut Ctx<'_>, path: &str) -> Option<Reject> {
         match path {
@@ -64,9 +77,11 @@ impl Handler for Chat {
         }
     }
 
-    fn on_open(&mut self, ctx: &mut Ctx<'_>, id: ConnId, _opened: &Opened) {
-        let hello = format!(r#"{{"type":"welcome","you":"{id}"}}"#);
-        if let Err(refused) = ctx.send(id, Message::Text(hello.into())) {
+    fn on_open(&mut self, ctx: &mut Ctx<'_>, id: ConnId, opened: &Opened) {
+        let peers = self.peers.fetch_add(1, Ordering::Relaxed) + 1;
+        eprintln!("chat: {id}: joined from {} ({peers} here)", opened.peer);
+        let hello = json!({"type": "welcome", "you": id.to_string()});
+        if let Err(refused) = ctx.send(id, Message::Text(hello.to_string().into())) {
             eprintln!("chat: {id}: welcome refused: {refused}");
         }
         self.announce(ctx, id, "joined");
@@ -82,8 +97,21 @@ impl Handler for Chat {
             }
             line = &line[..end];
         }
-        let out = format!(r#"{{"type":"message","from":"{id}","text":"{}"}}"#, json_escape(line));
-        broadcast(ctx, Message::Text(out.into()));
+        self.broadcast(ctx, &json!({"type": "message", "from": id.to_string(), "text": line}));
+    }
+
+    /// The slow-consumer policy: a reader whose queue is over its high-water mark (4 MiB by
+    /// default) refuses a line; it is closed with 1008 "too slow" and a log line, so nobody
+    /// silently misses part of the conversation.
+    fn on_send_refused(&mut self, ctx: &mut Ctx<'_>, id: ConnId, refused: SendError<Message>) {
+        if refused.is_backpressure() {
+            eprintln!("chat: {id}: too slow to keep up (a {} byte line refused), closing", refused.payload().len());
+            if let Err(e) = ctx.close(id, CloseCode::POLICY_VIOLATION, "too slow") {
+                eprintln!("chat: {id}: already closing: {e}");
+            }
+        } else if !self.shutting_down.load(Ordering::Relaxed) {
+            eprintln!("chat: {id}: a line not delivered: {refused}");
+        }
     }
 
     fn on_memory_budget(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, held: usize) {
@@ -92,53 +120,103 @@ impl Handler for Chat {
         );
     }
 
-    fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, _closed: &Closed) {
+    fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
+        let peers = self.peers.fetch_sub(1, Ordering::Relaxed) - 1;
+        let unsent = if closed.unsent.bytes > 0 {
+            format!(", {} bytes in {} messages unsent", closed.unsent.bytes, closed.unsent.messages)
+        } else {
+            String::new()
+        };
+        eprintln!("chat: {id}: left: {}{unsent} ({peers} here)", closed.cause);
         self.announce(ctx, id, "left");
     }
 }
 
-fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+const USAGE: &str = "\
+usage: chat [ADDR] [OPTIONS]
+
+A chat room in the browser: open http://ADDR/ (default 127.0.0.1:9001) in two tabs.
+
+options:
+  --threads N            event loops, one per thread (default: one per core)
+  --drain-timeout SECS   on SIGINT or SIGTERM, how long the clients have to close (default 5)
+  --no-deflate           do not accept permessage-deflate
+  -h, --help             this text
+";
+
+struct Options {
+    addr: SocketAddr,
+    threads: usize,
+    drain: Duration,
+    deflate: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        drain: Duration::from_secs(5),
+        deflate: true,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
             }
-            c => out.push(c),
+            "--no-deflate" => options.deflate = false,
+            "--threads" => {
+                let v = value(&arg)?;
+                options.threads = v.parse().map_err(|e| format!("--threads {v}: {e}"))?;
+                if options.threads == 0 {
+                    return Err("--threads must be at least 1".into());
+                }
+            }
+            "--drain-timeout" => {
+                let v = value(&arg)?;
+                let secs: f64 = v.parse().map_err(|e| format!("--drain-timeout {v}: {e}"))?;
+                options.drain = Duration::try_from_secs_f64(secs).map_err(|e| format!("--drain-timeout {v}: {e}"))?;
+            }
+            a if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            a => options.addr = a.parse().map_err(|e| format!("address {a}: {e}"))?,
         }
     }
-    out
+    Ok(options)
 }
 
-fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr: SocketAddr = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .map_or("127.0.0.1:9001", String::as_str)
-        .parse()
-        .expect("an address");
+fn main() {
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("chat: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = serve(&options) {
+        eprintln!("chat: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn serve(options: &Options) -> std::io::Result<()> {
     // Defaults: same-host origin policy (a page from another site cannot connect), heartbeat on.
     let mut config = DriverConfig::default();
-    if args.iter().any(|a| a == "--no-deflate") {
+    if !options.deflate {
         config.server.deflate = None;
     }
-    let mut event_loop = EventLoop::new(config, Chat)?;
-    let local = event_loop.listen(addr)?;
-    eprintln!("chat: open http://{local}/ in two browser tabs");
-    event_loop.run()?;
+    let peers = Arc::new(AtomicUsize::new(0));
+    let shutting_down = Arc::new(AtomicBool::new(false));
+    let flag = shutting_down.clone();
+    let mut server =
+        Server::new(config, options.threads, |_| Chat { peers: peers.clone(), shutting_down: flag.clone() })?;
+    let local = server
+        .listen(options.addr)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.addr)))?;
+    shutdown::drain_on_signals("chat", server.handle(), options.drain, Some(shutting_down))?;
+    eprintln!("chat: open http://{local}/ in two browser tabs ({} loops)", options.threads);
+    let report = server.run()?;
+    shutdown::print_report("chat", &report);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escapes_json_strings() {
-        assert_eq!(super::json_escape("a\"b\\c\nd\u{1}"), "a\\\"b\\\\c\\nd\\u0001");
-    }
 }

@@ -241,6 +241,41 @@ impl CloseCause {
     }
 }
 
+/// A line for a log: what ended the connection, with its close code.
+impl core::fmt::Display for CloseCause {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CloseCause::Clean { code, reason, initiator } => {
+                let by = match initiator {
+                    Side::Local => "we",
+                    Side::Remote => "the peer",
+                };
+                write!(f, "closed cleanly, {by} closed first with {code}")?;
+                if !reason.is_empty() {
+                    write!(f, " {reason:?}")?;
+                }
+                Ok(())
+            }
+            CloseCause::PeerVanished { during_close: false } => f.write_str("the peer vanished (1006: no Close)"),
+            CloseCause::PeerVanished { during_close: true } => {
+                f.write_str("the peer vanished during the close handshake (1006)")
+            }
+            CloseCause::ProtocolViolation(e) => write!(f, "protocol violation ({}): {e}", e.close_code()),
+            CloseCause::HeartbeatTimeout { misses, last_rtt } => {
+                write!(f, "heartbeat timeout: {misses} Pings unanswered (1006)")?;
+                match last_rtt {
+                    Some(rtt) => write!(f, ", last round trip {} ms", rtt.as_millis()),
+                    None => f.write_str(", no Pong ever came back"),
+                }
+            }
+            CloseCause::CloseTimeout => f.write_str("close timeout: the peer never answered our Close (1006)"),
+            CloseCause::DrainTimeout => f.write_str("drain timeout: the peer stopped reading while we closed (1006)"),
+            CloseCause::IdleTimeout => f.write_str("idle timeout (1001)"),
+            CloseCause::LocalAbort => f.write_str("aborted here (1006)"),
+        }
+    }
+}
+
 /// What was still queued for sending when the connection ended: never dropped silently.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -296,6 +331,37 @@ mod tests {
     use super::*;
     use crate::Instant;
     use crate::connection::{Config, Connection};
+
+    #[test]
+    fn close_causes_read_as_log_lines() {
+        let clean = CloseCause::Clean { code: CloseCode::GOING_AWAY, reason: "bye".into(), initiator: Side::Local };
+        let lines = [
+            (clean, "closed cleanly, we closed first with 1001(GoingAway) \"bye\""),
+            (
+                CloseCause::Clean { code: CloseCode::NORMAL, reason: String::new(), initiator: Side::Remote },
+                "closed cleanly, the peer closed first with 1000(Normal)",
+            ),
+            (CloseCause::PeerVanished { during_close: false }, "the peer vanished (1006: no Close)"),
+            (CloseCause::PeerVanished { during_close: true }, "the peer vanished during the close handshake (1006)"),
+            (
+                CloseCause::HeartbeatTimeout { misses: 3, last_rtt: Some(Duration::from_millis(42)) },
+                "heartbeat timeout: 3 Pings unanswered (1006), last round trip 42 ms",
+            ),
+            (
+                CloseCause::HeartbeatTimeout { misses: 2, last_rtt: None },
+                "heartbeat timeout: 2 Pings unanswered (1006), no Pong ever came back",
+            ),
+            (CloseCause::CloseTimeout, "close timeout: the peer never answered our Close (1006)"),
+            (CloseCause::DrainTimeout, "drain timeout: the peer stopped reading while we closed (1006)"),
+            (CloseCause::IdleTimeout, "idle timeout (1001)"),
+            (CloseCause::LocalAbort, "aborted here (1006)"),
+        ];
+        for (cause, line) in lines {
+            assert_eq!(cause.to_string(), line);
+        }
+        let violation = CloseCause::ProtocolViolation(crate::error::ProtocolError::ControlFrameFlood { limit: 100 });
+        assert!(violation.to_string().starts_with("protocol violation (1008(PolicyViolation)): "), "{violation}");
+    }
 
     #[test]
     fn every_constructor_reads_back_its_text() {
