@@ -6,6 +6,7 @@
 #   scripts/bench.sh deflate         # permessage-deflate: sansio-ws against flate2 called directly
 #   scripts/bench.sh loopback        # loopback echo servers and idle-connection memory
 #   scripts/bench.sh idle            # idle-connection memory only
+#   scripts/bench.sh scaling         # the mio server with 1 loop and with 2 loops, same load
 #   scripts/bench.sh all             # codec, deflate and loopback
 #   scripts/bench.sh instructions    # small-message workloads: instructions per message (callgrind)
 #   BENCH_CPU= scripts/bench.sh      # codec benchmarks not pinned
@@ -77,7 +78,7 @@ loopback() {
     CLK_TCK="$(getconf CLK_TCK)"
     local gen=(taskset -c 1 "$bin/loadgen")
     local -A servers=(
-        [sansio-ws]="9001 $root/target/release/examples/echo-server 127.0.0.1:9001 --no-deflate"
+        [sansio-ws]="9001 $root/target/release/examples/echo-server 127.0.0.1:9001 --no-deflate --threads 1"
         [tokio-tungstenite]="9002 $bin/tungstenite-echo 127.0.0.1:9002"
         [fastwebsockets]="9003 $bin/fastwebsockets-echo 127.0.0.1:9003"
     )
@@ -99,6 +100,38 @@ loopback() {
     idle
 }
 
+# The echo server with one event loop (pinned to CPU 0, the load generator on CPU 1) against two
+# loops (no pinning: the two loops and the load generator share both CPUs), on the same loads.
+# Small messages with a deep window (the load generator's cost per message is then well below the
+# server's, so the server is the limit), and 64 KiB messages. Also reports the server's CPU time
+# per message: flat from one loop to two means nothing is shared per message between loops.
+scaling() {
+    local bin="$root/bench/target/release"
+    cargo build --release --manifest-path "$manifest" --features loopback --bin loadgen
+    cargo build --release --manifest-path "$root/Cargo.toml" -p sansio-ws-mio --example echo-server
+    export CLK_TCK
+    CLK_TCK="$(getconf CLK_TCK)"
+    local echo="$root/target/release/examples/echo-server"
+    local load
+    for load in "--conns 64 --size 16 --window 512" "--conns 8 --size 65536 --window 8"; do
+        server_pid=
+        taskset -c 0 "$echo" 127.0.0.1:9001 --no-deflate --threads 1 2> /dev/null &
+        server_pid=$!
+        sleep 0.5
+        echo -n "1 loop  (server CPU 0, load CPU 1): "
+        # shellcheck disable=SC2086 # the load is a list of words on purpose.
+        taskset -c 1 "$bin/loadgen" 127.0.0.1:9001 $load --secs 5 --pid "$server_pid"
+        stop_server
+        "$echo" 127.0.0.1:9001 --no-deflate --threads 2 2> /dev/null &
+        server_pid=$!
+        sleep 0.5
+        echo -n "2 loops (all sharing both CPUs):    "
+        # shellcheck disable=SC2086
+        "$bin/loadgen" 127.0.0.1:9001 $load --secs 5 --pid "$server_pid"
+        stop_server
+    done
+}
+
 # Memory of the sansio-ws server holding 10,000 idle connections.
 idle() {
     server_pid=
@@ -111,7 +144,7 @@ idle() {
     if (($(ulimit -n) < n + 100)); then
         ulimit -n "$(ulimit -Hn)"
     fi
-    start_server 9001 "$root/target/release/examples/echo-server" 127.0.0.1:9001 --no-deflate
+    start_server 9001 "$root/target/release/examples/echo-server" 127.0.0.1:9001 --no-deflate --threads 1
     local before after fifo
     before="$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")"
     fifo="$(mktemp -u)"
@@ -202,13 +235,14 @@ case "$what" in
     deflate) deflate ;;
     loopback) loopback ;;
     idle) idle ;;
+    scaling) scaling ;;
     all)
         codec
         deflate
         loopback
         ;;
     *)
-        echo "usage: $0 [codec|deflate|loopback|idle|instructions|all]" >&2
+        echo "usage: $0 [codec|deflate|loopback|idle|scaling|instructions|all]" >&2
         exit 2
         ;;
 esac

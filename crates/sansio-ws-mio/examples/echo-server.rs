@@ -12,14 +12,14 @@
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::time::Duration;
 
 use sansio_ws::connection::{Closed, Config, Event, Message};
 use sansio_ws::deflate::DeflateConfig;
 use sansio_ws::handshake::{OriginPolicy, ServerConfig};
 use sansio_ws_mio::{ConnId, Ctx, DriverConfig, Handler, Server};
 
+#[path = "shared/options.rs"]
+mod options;
 #[path = "shared/shutdown.rs"]
 mod shutdown;
 
@@ -98,83 +98,48 @@ usage: echo-server [ADDR] [OPTIONS]
 Echoes every WebSocket message back. ADDR defaults to 127.0.0.1:9001.
 
 options:
-  --threads N                         event loops, one per thread (default: one per core)
-  --drain-timeout SECS                on SIGINT or SIGTERM, how long the connections have to close
-                                      (default 5)
-  --no-deflate                        do not accept permessage-deflate
   --max-control-frames-per-second N   the peer's Pings and Pongs per second before a close 1008,
                                       or `off` (default 100)
   --memory-budget-mib N               what all connections may hold together, in MiB (default 256)
-  -h, --help                          this text
 ";
 
 /// The command line.
 struct Options {
-    addr: SocketAddr,
-    threads: usize,
-    drain: Duration,
-    deflate: bool,
+    server: options::ServerOptions,
     control_frames: Option<u32>,
     memory_budget: usize,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options {
-        addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        drain: Duration::from_secs(5),
-        deflate: true,
-        control_frames: Config::default().max_control_frames_per_second,
-        memory_budget: DriverConfig::default().memory_budget,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            "--no-deflate" => options.deflate = false,
-            "--threads" => {
-                let v = value(&arg)?;
-                options.threads = v.parse().map_err(|e| format!("--threads {v}: {e}"))?;
-                if options.threads == 0 {
-                    return Err("--threads must be at least 1".into());
-                }
-            }
-            "--drain-timeout" => {
-                let v = value(&arg)?;
-                let secs: f64 = v.parse().map_err(|e| format!("--drain-timeout {v}: {e}"))?;
-                options.drain = Duration::try_from_secs_f64(secs).map_err(|e| format!("--drain-timeout {v}: {e}"))?;
-            }
+    let mut control_frames = Config::default().max_control_frames_per_second;
+    let mut memory_budget = DriverConfig::default().memory_budget;
+    let server = options::ServerOptions::parse(&usage(), |arg, args| {
+        match arg {
             "--max-control-frames-per-second" => {
-                let v = value(&arg)?;
-                options.control_frames = match v.as_str() {
+                let v = options::value(args, arg)?;
+                control_frames = match v.as_str() {
                     "off" => None,
-                    n => Some(n.parse().map_err(|e| format!("--max-control-frames-per-second {n}: {e}"))?),
+                    n => Some(n.parse().map_err(|e| format!("{arg} {n}: {e}"))?),
                 };
             }
             "--memory-budget-mib" => {
-                let v = value(&arg)?;
-                let mib: usize = v.parse().map_err(|e| format!("--memory-budget-mib {v}: {e}"))?;
-                options.memory_budget = mib.saturating_mul(1 << 20);
+                let v = options::value(args, arg)?;
+                let mib: usize = v.parse().map_err(|e| format!("{arg} {v}: {e}"))?;
+                memory_budget = mib.saturating_mul(1 << 20);
             }
-            a if a.starts_with('-') => return Err(format!("unknown option {a}")),
-            a => options.addr = a.parse().map_err(|e| format!("address {a}: {e}"))?,
+            _ => return Ok(false),
         }
-    }
-    Ok(options)
+        Ok(true)
+    })?;
+    Ok(Options { server, control_frames, memory_budget })
+}
+
+fn usage() -> String {
+    format!("{USAGE}{}", options::SERVER_OPTIONS)
 }
 
 fn main() {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("echo-server: {e}\n\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    let options = options::or_usage("echo-server", &usage(), parse_args());
     if let Err(e) = serve(&options) {
         eprintln!("echo-server: {e}");
         std::process::exit(1);
@@ -183,22 +148,22 @@ fn main() {
 
 fn serve(options: &Options) -> std::io::Result<()> {
     // Level 1: the conformance run compresses hundreds of megabytes.
-    let deflate = options.deflate.then(|| DeflateConfig::default().with_threshold(0).with_level(1));
+    let deflate = options.server.deflate.then(|| DeflateConfig::default().with_threshold(0).with_level(1));
     let connection = Config::default().with_heartbeat(None).with_max_control_frames_per_second(options.control_frames);
     let config = DriverConfig::default()
         // A test server for non-browser clients: any Origin is accepted, and says so.
         .with_server(ServerConfig::default().with_origin_policy(OriginPolicy::Any).with_deflate(deflate))
         .with_connection(connection)
         .with_memory_budget(options.memory_budget);
-    let mut server = Server::new(config, options.threads, |_| Echo::default())?;
+    let mut server = Server::new(config, options.server.threads, |_| Echo::default())?;
     let local = server
-        .listen(options.addr)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.addr)))?;
-    shutdown::drain_on_signals("echo-server", server.handle(), options.drain, None)?;
-    let deflate = if options.deflate { "on" } else { "off" };
+        .listen(options.server.addr)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.server.addr)))?;
+    shutdown::drain_on_signals("echo-server", server.handle(), options.server.drain, None)?;
+    let deflate = if options.server.deflate { "on" } else { "off" };
     eprintln!(
         "echo-server: listening on ws://{local} with {} loops (origin policy: any, for test clients; permessage-deflate {deflate})",
-        options.threads
+        options.server.threads
     );
     let report = server.run()?;
     shutdown::print_report("echo-server", &report);

@@ -53,7 +53,8 @@ pub struct DriverConfig {
     /// eighths) after [`memory_grace`](Self::memory_grace), the largest holders are closed with
     /// `1013 Try Again Later` until the rest are under seven eighths, each reported to
     /// [`Handler::on_memory_budget`](crate::Handler::on_memory_budget). `usize::MAX` turns it off.
-    /// Default 256 MiB.
+    /// Default 256 MiB. (A [`Server`](crate::Server) gives each loop an equal share of this, of
+    /// [`max_connections`](Self::max_connections) and of [`max_handshakes`](Self::max_handshakes).)
     pub memory_budget: usize,
     /// How long the connections may stay over [`memory_budget`](Self::memory_budget) with the
     /// largest holders not read, before those are closed. Default 2 s.

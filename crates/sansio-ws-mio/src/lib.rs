@@ -10,9 +10,11 @@
 //! - [`Handler`]: the application's callbacks, each with a [`Ctx`] to send, broadcast (encoded once),
 //!   close, connect or shut down.
 //! - [`Handle`]: the same from other threads (a channel and a `mio::Waker`).
-//! - Graceful shutdown: stop accepting, Close 1001 after queued messages, wait for the close
-//!   handshakes up to a grace period, force-close the rest, and report what happened
-//!   ([`ShutdownReport`]).
+//! - [`Server`]: one event loop per core on one address; [`ServerHandle`] reaches a connection on
+//!   any loop and broadcasts to all of them, framed once, in one order.
+//! - Graceful shutdown: Close 1001 "server shutting down" after queued messages, `503` with
+//!   `Retry-After` for requests arriving meanwhile, wait for the close handshakes up to a grace
+//!   period, force-close the rest, and report what happened ([`ShutdownReport`]).
 //!
 //! # Under load and abuse
 //!

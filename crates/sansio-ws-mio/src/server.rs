@@ -22,7 +22,11 @@ use crate::handler::{ConnId, Handler, LOOP_BITS};
 /// connection goes to a loop that has time for it: a busy loop is not polling, and the others take
 /// the connection first. A connection stays on the loop that accepted it, with that loop's timer
 /// heap and read buffer; nothing is shared between loops but the listening socket and the
-/// counter of connection ids. Each loop has a handler of its own, made by the closure given to
+/// counter of connection ids. The server-wide limits of the configuration
+/// ([`max_connections`](DriverConfig::max_connections),
+/// [`max_handshakes`](DriverConfig::max_handshakes),
+/// [`memory_budget`](DriverConfig::memory_budget)) are shared out equally: each loop applies its
+/// share to its own connections. Each loop has a handler of its own, made by the closure given to
 /// [`new`](Self::new); [`ServerHandle`] (also from [`Ctx::server`](crate::Ctx::server)) reaches a
 /// connection on any loop and broadcasts to all of them.
 ///
@@ -53,11 +57,19 @@ pub struct Server<H> {
 }
 
 impl<H: Handler + Send + 'static> Server<H> {
-    /// `threads` event loops (at least one), each with the handler `handler(index)` makes.
+    /// `threads` event loops (at least one), each with the handler `handler(index)` makes and an
+    /// equal share of the configuration's server-wide limits.
     pub fn new(config: DriverConfig, threads: usize, mut handler: impl FnMut(usize) -> H) -> io::Result<Self> {
         let threads = threads.clamp(1, 1 << LOOP_BITS);
-        let mut loops =
-            (0..threads).map(|index| EventLoop::new(config.clone(), handler(index))).collect::<io::Result<Vec<_>>>()?;
+        let mut per_loop = config.clone();
+        per_loop.max_connections = config.max_connections.div_ceil(threads);
+        per_loop.max_handshakes = config.max_handshakes.div_ceil(threads);
+        if config.memory_budget != usize::MAX {
+            per_loop.memory_budget = config.memory_budget / threads;
+        }
+        let mut loops = (0..threads)
+            .map(|index| EventLoop::new(per_loop.clone(), handler(index)))
+            .collect::<io::Result<Vec<_>>>()?;
         let handle = ServerHandle {
             inner: Arc::new(Inner {
                 loops: loops.iter().map(EventLoop::handle).collect(),

@@ -233,3 +233,37 @@ fn shutdown_closes_every_loop_and_answers_late_requests_503() {
     assert_eq!((report.clean, report.forced, report.refused_draining), (6, 0, 1), "{report:?}");
     assert_eq!(log.lock().unwrap().closed.len(), 6);
 }
+
+/// The server-wide connection cap is shared out between the loops: with a cap of 2 on 2 loops,
+/// a loop that holds one connection answers the next request 503.
+#[test]
+fn each_loop_applies_its_share_of_the_connection_cap() {
+    let log = Arc::new(Mutex::new(Log::default()));
+    let shared = log.clone();
+    let mut server =
+        Server::new(config().with_max_connections(2), 2, move |_| Recorder { log: shared.clone() }).unwrap();
+    let addr = server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let handle = server.handle();
+    let running = thread::spawn(move || server.run().unwrap());
+    let mut first = client(addr);
+    wait_for(&log, |l| l.opened.len() == 1);
+    // The first connection's loop is kept busy: the next requests all go to the other loop.
+    first.write_all(&text("block")).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let _second = client(addr);
+    let mut third = TcpStream::connect(addr).unwrap();
+    third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    third
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+    let head = read_head(&mut third);
+    assert!(head.starts_with("HTTP/1.1 503 "), "the other loop has its one connection: {head}");
+    let opened = log.lock().unwrap().opened.clone();
+    assert_eq!(opened.len(), 2);
+    assert_ne!(opened[0].loop_index(), opened[1].loop_index());
+    handle.shutdown(Duration::from_secs(1)).unwrap();
+    running.join().unwrap();
+}

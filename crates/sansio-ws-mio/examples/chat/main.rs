@@ -12,10 +12,8 @@
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use sansio_ws::connection::{Closed, Message};
 use sansio_ws::error::SendError;
@@ -24,6 +22,8 @@ use sansio_ws::handshake::{Reject, Request};
 use sansio_ws_mio::{ConnId, Ctx, Decision, DriverConfig, Handler, Opened, Server};
 use serde_json::json;
 
+#[path = "../shared/options.rs"]
+mod options;
 #[path = "../shared/shutdown.rs"]
 mod shutdown;
 
@@ -138,69 +138,18 @@ usage: chat [ADDR] [OPTIONS]
 A chat room in the browser: open http://ADDR/ (default 127.0.0.1:9001) in two tabs.
 
 options:
-  --threads N            event loops, one per thread (default: one per core)
-  --drain-timeout SECS   on SIGINT or SIGTERM, how long the clients have to close (default 5)
-  --no-deflate           do not accept permessage-deflate
-  -h, --help             this text
 ";
 
-struct Options {
-    addr: SocketAddr,
-    threads: usize,
-    drain: Duration,
-    deflate: bool,
-}
-
-fn parse_args() -> Result<Options, String> {
-    let mut options = Options {
-        addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        drain: Duration::from_secs(5),
-        deflate: true,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            "--no-deflate" => options.deflate = false,
-            "--threads" => {
-                let v = value(&arg)?;
-                options.threads = v.parse().map_err(|e| format!("--threads {v}: {e}"))?;
-                if options.threads == 0 {
-                    return Err("--threads must be at least 1".into());
-                }
-            }
-            "--drain-timeout" => {
-                let v = value(&arg)?;
-                let secs: f64 = v.parse().map_err(|e| format!("--drain-timeout {v}: {e}"))?;
-                options.drain = Duration::try_from_secs_f64(secs).map_err(|e| format!("--drain-timeout {v}: {e}"))?;
-            }
-            a if a.starts_with('-') => return Err(format!("unknown option {a}")),
-            a => options.addr = a.parse().map_err(|e| format!("address {a}: {e}"))?,
-        }
-    }
-    Ok(options)
-}
-
 fn main() {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("chat: {e}\n\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    let usage = format!("{USAGE}{}", options::SERVER_OPTIONS);
+    let options = options::or_usage("chat", &usage, options::ServerOptions::parse(&usage, |_, _| Ok(false)));
     if let Err(e) = serve(&options) {
         eprintln!("chat: {e}");
         std::process::exit(1);
     }
 }
 
-fn serve(options: &Options) -> std::io::Result<()> {
+fn serve(options: &options::ServerOptions) -> std::io::Result<()> {
     // Defaults: same-host origin policy (a page from another site cannot connect), heartbeat on.
     let mut config = DriverConfig::default();
     if !options.deflate {
