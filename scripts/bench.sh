@@ -7,6 +7,7 @@
 #   scripts/bench.sh loopback        # loopback echo servers and idle-connection memory
 #   scripts/bench.sh idle            # idle-connection memory only
 #   scripts/bench.sh scaling         # the mio server with 1 loop and with 2 loops, same load
+#   scripts/bench.sh broadcast       # broadcast to 10,000 connections on 2 loops: time and memory
 #   scripts/bench.sh all             # codec, deflate and loopback
 #   scripts/bench.sh instructions    # small-message workloads: instructions per message (callgrind)
 #   BENCH_CPU= scripts/bench.sh      # codec benchmarks not pinned
@@ -132,6 +133,17 @@ scaling() {
     done
 }
 
+# Broadcast to 10,000 connections spread across two loops (bench/src/bin/broadcast.rs): the time
+# until every client has the message, and the server's memory per recipient for a queued 1 MiB
+# broadcast.
+broadcast() {
+    cargo build --release --manifest-path "$manifest" --features loopback --bin broadcast
+    if (($(ulimit -n) < 10100)); then
+        ulimit -n "$(ulimit -Hn)"
+    fi
+    "$root/bench/target/release/broadcast" --conns 10000 --threads 2
+}
+
 # Memory of the sansio-ws server holding 10,000 idle connections.
 idle() {
     server_pid=
@@ -236,13 +248,14 @@ case "$what" in
     loopback) loopback ;;
     idle) idle ;;
     scaling) scaling ;;
+    broadcast) broadcast ;;
     all)
         codec
         deflate
         loopback
         ;;
     *)
-        echo "usage: $0 [codec|deflate|loopback|idle|scaling|instructions|all]" >&2
+        echo "usage: $0 [codec|deflate|loopback|idle|scaling|broadcast|instructions|all]" >&2
         exit 2
         ;;
 esac

@@ -88,7 +88,7 @@ pub fn ours_deflate_server() -> Connection {
     let mut conn = upgraded.into_connection(ours_config(), NOW);
     assert!(conn.is_deflate_enabled(), "into_connection enables deflate");
     let mut written = Vec::new();
-    conn.poll_transmit(NOW, &mut written);
+    while conn.poll_transmit(NOW, &mut written) > 0 {}
     assert!(written == response, "the connection's first output is the 101 response");
     check_response(&written);
     assert!(!conn.wants_write(), "nothing but the 101 response before the first send");
