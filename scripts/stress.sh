@@ -30,7 +30,7 @@ for arg in "$@"; do
     esac
 done
 if [ ${#SCENARIOS[@]} -eq 0 ]; then
-    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown)
+    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown shutdown-twice)
 fi
 
 OUT=target/stress
@@ -83,13 +83,26 @@ for scenario in "${SCENARIOS[@]}"; do
         ping-flood) server_args=(--max-control-frames-per-second off) ;;
         overload | large-partials) [ ${#SHORT[@]} -gt 0 ] && server_args=(--memory-budget-mib 32) ;;
         # Two loops on one port; the scenario sends SIGTERM itself.
-        shutdown) server_args=(--threads 2 --drain-timeout 5) ;;
+        shutdown | shutdown-twice) server_args=(--threads 2 --drain-timeout 5) ;;
     esac
     echo "==> $scenario${SHORT:+ (short)}"
     start_server "$scenario" "${server_args[@]}"
     rc=0
     timeout 120 "$BIN/stress" "$scenario" --addr "127.0.0.1:$PORT" --server-pid "$SERVER_PID" "${SHORT[@]}" \
         > "$OUT/$scenario.log" 2>&1 || rc=$?
+    if [ "$scenario" = shutdown-twice ]; then
+        # Signalled twice: it must have exited at once, with status 1, saying why.
+        status=0
+        kill -0 "$SERVER_PID" 2> /dev/null && kill -9 "$SERVER_PID" 2> /dev/null
+        wait "$SERVER_PID" || status=$?
+        SERVER_PID=
+        if [ "$status" -ne 1 ] || ! grep -q 'again: exiting now' "$OUT/$scenario.server.log"; then
+            echo "FAIL  shutdown-twice: the server exited with status $status (want 1) and no line saying why" >> "$OUT/$scenario.log"
+            rc=1
+        else
+            echo "    server: exit status 1; $(grep 'again: exiting now' "$OUT/$scenario.server.log")" >> "$OUT/$scenario.log"
+        fi
+    fi
     if [ "$scenario" = shutdown ]; then
         # The server was signalled: it must have exited by itself, with status 0 and its report.
         status=0

@@ -39,6 +39,8 @@ scenarios:
                       SIGTERM to the server (needs --server-pid): every client gets Close 1001 and a
                       clean TCP close, the slow reader gets its whole echo first, the server exits
                       within its 5 s drain timeout
+  shutdown-twice      a client that never answers the Close keeps the drain going; a second SIGTERM
+                      makes the server exit at once
 
 options:
   --addr HOST:PORT    the server (required)
@@ -118,6 +120,7 @@ fn main() {
         "slowloris" => slowloris(addr, scale),
         "tls-hello" => tls_hello(addr),
         "shutdown" => shutdown(addr, server_pid, scale),
+        "shutdown-twice" => shutdown_twice(addr, server_pid),
         other => {
             eprintln!("stress: unknown scenario {other}\n\n{USAGE}");
             std::process::exit(2);
@@ -686,6 +689,36 @@ fn shutdown(addr: SocketAddr, pid: Option<u32>, scale: Scale) -> io::Result<Verd
             Err(e) => format!("FAILED: {e}"),
         },
         exit_time.map_or("NOT within 15 s".to_string(), |t| format!("{} after the signal", ms(t))),
+        ms(bound)
+    );
+    Ok(Verdict { pass, figures })
+}
+
+/// A second signal while draining ends the server at once.
+fn shutdown_twice(addr: SocketAddr, pid: Option<u32>) -> io::Result<Verdict> {
+    let pid = pid.ok_or_else(|| io::Error::other("this scenario signals the server: --server-pid is needed"))?;
+    // Never answers the Close: without the second signal the drain would last its whole timeout.
+    let _stubborn = upgrade(addr)?;
+    let term = || std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    term()?;
+    thread::sleep(Duration::from_millis(300));
+    let still_draining = !exited(pid);
+    let second = Instant::now();
+    term()?;
+    let mut exit_time = None;
+    while second.elapsed() < Duration::from_secs(5) {
+        if exited(pid) {
+            exit_time = Some(second.elapsed());
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let bound = Duration::from_millis(500);
+    let pass = still_draining && exit_time.is_some_and(|t| t <= bound);
+    let figures = format!(
+        "after the first SIGTERM the server was {}draining; after the second it exited {} (bound {})",
+        if still_draining { "still " } else { "NOT " },
+        exit_time.map_or("NOT within 5 s".to_string(), |t| format!("{} later", ms(t))),
         ms(bound)
     );
     Ok(Verdict { pass, figures })
