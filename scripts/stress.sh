@@ -30,7 +30,7 @@ for arg in "$@"; do
     esac
 done
 if [ ${#SCENARIOS[@]} -eq 0 ]; then
-    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown shutdown-twice)
+    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown shutdown-twice fd-exhaustion)
 fi
 
 OUT=target/stress
@@ -62,7 +62,12 @@ trap stop_server EXIT
 start_server() {
     local name=$1
     shift
-    "$BIN/echo-server" "127.0.0.1:$PORT" --no-deflate "$@" > "$OUT/$name.server.log" 2>&1 &
+    if [ "$name" = fd-exhaustion ]; then
+        # Started with 64 descriptors at most, so that clients can exhaust them.
+        (ulimit -n 64 && exec "$BIN/echo-server" "127.0.0.1:$PORT" --no-deflate "$@") > "$OUT/$name.server.log" 2>&1 &
+    else
+        "$BIN/echo-server" "127.0.0.1:$PORT" --no-deflate "$@" > "$OUT/$name.server.log" 2>&1 &
+    fi
     SERVER_PID=$!
     for _ in $(seq 100); do
         if grep -q "listening on" "$OUT/$name.server.log" 2> /dev/null; then
@@ -84,12 +89,17 @@ for scenario in "${SCENARIOS[@]}"; do
         overload | large-partials) [ ${#SHORT[@]} -gt 0 ] && server_args=(--memory-budget-mib 32) ;;
         # Two loops on one port; the scenario sends SIGTERM itself.
         shutdown | shutdown-twice) server_args=(--threads 2 --drain-timeout 5) ;;
+        fd-exhaustion) server_args=(--threads 1) ;;
     esac
     echo "==> $scenario${SHORT:+ (short)}"
     start_server "$scenario" "${server_args[@]}"
     rc=0
     timeout 120 "$BIN/stress" "$scenario" --addr "127.0.0.1:$PORT" --server-pid "$SERVER_PID" "${SHORT[@]}" \
         > "$OUT/$scenario.log" 2>&1 || rc=$?
+    if [ "$scenario" = fd-exhaustion ] && ! grep -q 'cannot accept connections' "$OUT/$scenario.server.log"; then
+        echo "FAIL  fd-exhaustion: the server's log does not say it ran out of descriptors" >> "$OUT/$scenario.log"
+        rc=1
+    fi
     if [ "$scenario" = shutdown-twice ]; then
         # Signalled twice: it must have exited at once, with status 1, saying why.
         status=0

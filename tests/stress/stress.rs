@@ -41,6 +41,9 @@ scenarios:
                       within its 5 s drain timeout
   shutdown-twice      a client that never answers the Close keeps the drain going; a second SIGTERM
                       makes the server exit at once
+  fd-exhaustion       against a server limited to 64 descriptors, 80 clients: the ones it cannot
+                      accept wait, the open ones are still served, and once some close the waiting
+                      ones get in within a second, with no new client to wake the server
 
 options:
   --addr HOST:PORT    the server (required)
@@ -121,6 +124,7 @@ fn main() {
         "tls-hello" => tls_hello(addr),
         "shutdown" => shutdown(addr, server_pid, scale),
         "shutdown-twice" => shutdown_twice(addr, server_pid),
+        "fd-exhaustion" => fd_exhaustion(addr),
         other => {
             eprintln!("stress: unknown scenario {other}\n\n{USAGE}");
             std::process::exit(2);
@@ -720,6 +724,72 @@ fn shutdown_twice(addr: SocketAddr, pid: Option<u32>) -> io::Result<Verdict> {
         if still_draining { "still " } else { "NOT " },
         exit_time.map_or("NOT within 5 s".to_string(), |t| format!("{} later", ms(t))),
         ms(bound)
+    );
+    Ok(Verdict { pass, figures })
+}
+
+/// More clients than the server has descriptors for; then some leave.
+fn fd_exhaustion(addr: SocketAddr) -> io::Result<Verdict> {
+    const CLIENTS: usize = 80;
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..CLIENTS {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let result = upgrade(addr);
+            let _receiver_gone = tx.send((i, result, Instant::now()));
+        });
+    }
+    drop(tx);
+    // Those the server could take are in by now; the rest wait in its listen backlog.
+    let mut open = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while let Ok((i, result, _)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        open.push((i, result.map_err(|e| io::Error::new(e.kind(), format!("client {i}: {e}")))?));
+    }
+    let taken = open.len();
+    let waiting = CLIENTS - taken;
+    if waiting == 0 {
+        return Ok(Verdict {
+            pass: false,
+            figures: format!("all {CLIENTS} clients got in: the server was not out of descriptors"),
+        });
+    }
+    // The open ones are still served.
+    let served = {
+        let sock = &mut open[0].1;
+        sock.write_all(&frame(0x81, b"still here"))
+            .and_then(|()| read_frame(sock))
+            .is_ok_and(|(b0, payload)| b0 == 0x81 && payload == b"still here")
+    };
+    // Some leave: the server's descriptors free up, and the waiting clients must get in.
+    let leaving = (waiting + 5).min(taken);
+    open.truncate(taken - leaving);
+    let freed = Instant::now();
+    let mut last = None;
+    let mut failed = Vec::new();
+    for _ in 0..waiting {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok((_, Ok(sock), at)) => {
+                last = Some(at.saturating_duration_since(freed));
+                open.push((0, sock));
+            }
+            Ok((i, Err(e), _)) => failed.push(format!("client {i}: {e}")),
+            Err(_) => {
+                failed.push("no answer within 10 s".to_string());
+                break;
+            }
+        }
+    }
+    let bound = Duration::from_secs(1);
+    let pass = served && failed.is_empty() && last.is_some_and(|t| t <= bound);
+    let figures = format!(
+        "{taken} of {CLIENTS} clients got in, {waiting} waited; the open ones were {}served; {leaving} left, and the waiting ones {}{}",
+        if served { "" } else { "NOT " },
+        match last {
+            Some(t) if failed.is_empty() => format!("all got in within {} (bound {})", ms(t), ms(bound)),
+            _ => "did not all get in".to_string(),
+        },
+        failed.first().map_or(String::new(), |f| format!(" (first failure: {f})"))
     );
     Ok(Verdict { pass, figures })
 }

@@ -75,6 +75,12 @@ impl Handler for Echo {
         }
     }
 
+    fn on_accept_error(&mut self, _ctx: &mut Ctx<'_>, error: &std::io::Error) {
+        eprintln!(
+            "echo-server: cannot accept connections: {error}; retrying while it lasts (they wait in the backlog)"
+        );
+    }
+
     fn on_memory_budget(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, held: usize) {
         eprintln!(
             "echo-server: {id}: closing with 1013: the server is over its memory budget and this connection held {held} bytes"
@@ -162,8 +168,9 @@ fn serve(options: &Options) -> std::io::Result<()> {
     shutdown::drain_on_signals("echo-server", server.handle(), options.server.drain, None)?;
     let deflate = if options.server.deflate { "on" } else { "off" };
     eprintln!(
-        "echo-server: listening on ws://{local} with {} loops (origin policy: any, for test clients; permessage-deflate {deflate})",
-        options.server.threads
+        "echo-server: listening on ws://{local} with {} event loop{} (origin policy: any, for test clients; permessage-deflate {deflate})",
+        options.server.threads,
+        if options.server.threads == 1 { "" } else { "s" }
     );
     let report = server.run()?;
     shutdown::print_report("echo-server", &report);

@@ -28,6 +28,9 @@ use crate::stats::DriverStats;
 use crate::timers::Timers;
 
 const LISTENER: Token = Token(usize::MAX - 1);
+/// The first delay before accepting again after running out of descriptors, and the longest.
+const ACCEPT_RETRY_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_RETRY_MAX: Duration = Duration::from_millis(500);
 /// The reason of the Close 1001 a graceful shutdown sends.
 const SHUTDOWN_REASON: &str = "server shutting down";
 const WAKER: Token = Token(usize::MAX - 2);
@@ -107,6 +110,10 @@ pub(crate) struct Core {
     /// Accepted sockets in their opening handshake, oldest first (entries whose slot has moved on
     /// are pruned when counted).
     handshakes: VecDeque<ConnId>,
+    /// Sockets held (every stage): counted, not looked for.
+    live: usize,
+    /// Accepting failed for want of descriptors: when to try again, and the delay used.
+    accept_retry: Option<(Instant, Duration)>,
     /// What the established connections hold together (the sum of every slot's `held`).
     held: usize,
     /// Since when the connections hold more than the memory budget.
@@ -320,6 +327,8 @@ impl<H: Handler> EventLoop<H> {
             resume: Vec::new(),
             open: 0,
             handshakes: VecDeque::new(),
+            live: 0,
+            accept_retry: None,
             held: 0,
             over_budget_since: None,
             budget_paused: Vec::new(),
@@ -417,6 +426,7 @@ impl<H: Handler> EventLoop<H> {
             .into_iter()
             .chain(self.core.shutdown.as_ref().map(|s| s.deadline))
             .chain(grace_end)
+            .chain(self.core.accept_retry.map(|(at, _)| at))
             .min();
         let until_timer = next.map(|t| self.core.clock.until(now, t));
         let mut wait = match (until_timer, max_wait) {
@@ -456,6 +466,10 @@ impl<H: Handler> EventLoop<H> {
             self.on_timer(slot, generation, at);
             self.settle_dirty();
         }
+        if self.core.accept_retry.is_some_and(|(at, _)| at <= now) {
+            self.accept_all();
+            self.settle_dirty();
+        }
         self.enforce_budget();
         self.check_shutdown();
         Ok(())
@@ -469,7 +483,7 @@ impl<H: Handler> EventLoop<H> {
     fn finished(&mut self) -> Option<ShutdownReport> {
         if self.core.shutdown.is_some() {
             // Draining: done once only requests still arriving are left (they are dropped).
-            if !self.core.slots.iter().flatten().all(|s| matches!(s.stage, Stage::AwaitRequest(_))) {
+            if self.core.live != self.core.handshaking() {
                 return None;
             }
             self.core.close_listener();
@@ -483,14 +497,13 @@ impl<H: Handler> EventLoop<H> {
             }
             return self.core.shutdown.as_ref().map(|s| s.report);
         }
-        let live = self.core.slots.iter().flatten().count();
-        (live == 0 && self.core.listener.is_none()).then(ShutdownReport::default)
+        (self.core.live == 0 && self.core.listener.is_none()).then(ShutdownReport::default)
     }
 
     /// How many sockets the loop holds: connections, handshakes, and sockets lingering after their
     /// connection ended (reading the peer's last bytes). Zero when every socket is finished.
     pub fn sockets(&self) -> usize {
-        self.core.slots.iter().flatten().count()
+        self.core.live
     }
 
     fn accept_all(&mut self) {
@@ -518,10 +531,32 @@ impl<H: Handler> EventLoop<H> {
                         self.core.reschedule(slot);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.core.accept_retry = None;
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Out of descriptors or a connection reset before accept: try again on the next event.
-                Err(_) => return,
+                // A connection reset or aborted before it was accepted: on to the next.
+                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {}
+                Err(e) => {
+                    // Out of descriptors (or memory). The connections waiting stay in the listen
+                    // backlog, and no readiness event will tell of them again: try again after a
+                    // delay that doubles while this lasts (10 ms up to 500 ms), so they are
+                    // accepted soon after descriptors free up.
+                    let first = self.core.accept_retry.is_none();
+                    let delay = self.core.accept_retry.map_or(ACCEPT_RETRY_MIN, |(_, d)| (d * 2).min(ACCEPT_RETRY_MAX));
+                    self.core.accept_retry = Some((self.core.now + delay, delay));
+                    if out_of_descriptors(&e) {
+                        self.core.stats.accept_out_of_descriptors += 1;
+                    } else {
+                        self.core.stats.accept_errors_other += 1;
+                    }
+                    if first {
+                        let (handler, mut ctx) = self.ctx();
+                        handler.on_accept_error(&mut ctx, &e);
+                    }
+                    return;
+                }
             }
         }
     }
@@ -1095,6 +1130,7 @@ impl Core {
             return Err(e);
         }
         let generation = (self.serials.fetch_add(1, Ordering::Relaxed) << LOOP_BITS) | self.loop_index as u64;
+        self.live += 1;
         self.slots[slot] = Some(Slot {
             generation,
             sock,
@@ -1122,6 +1158,7 @@ impl Core {
             self.open -= 1;
         }
         self.held -= s.held;
+        self.live -= 1;
         self.free.push(slot);
     }
 
@@ -1216,6 +1253,12 @@ impl Core {
             }
         }
     }
+}
+
+/// Whether `accept` failed for want of file descriptors (`EMFILE`, `ENFILE`).
+fn out_of_descriptors(e: &io::Error) -> bool {
+    // The numbers are the same on Linux, the BSDs and macOS; Windows: WSAEMFILE.
+    if cfg!(windows) { e.raw_os_error() == Some(10024) } else { matches!(e.raw_os_error(), Some(23 | 24)) }
 }
 
 /// What a socket is ready for, from one poll event.

@@ -128,6 +128,12 @@ pub trait Handler {
     /// handshake ends.
     fn on_memory_budget(&mut self, ctx: &mut Ctx<'_>, id: ConnId, held: usize) {}
 
+    /// Accepting a connection failed: out of file descriptors (`EMFILE`), or memory. The
+    /// connections waiting stay in the listen backlog; the loop tries again after a short delay,
+    /// doubling while it lasts, and accepts them once it can. Called once per episode (the count
+    /// is in [`DriverStats`](crate::DriverStats)).
+    fn on_accept_error(&mut self, ctx: &mut Ctx<'_>, error: &std::io::Error) {}
+
     /// A send made through a [`Handle`](crate::Handle) was refused (backpressure, or the
     /// connection is closing); the message comes back here rather than being dropped.
     fn on_send_refused(&mut self, ctx: &mut Ctx<'_>, id: ConnId, refused: SendError<Message>) {}

@@ -24,4 +24,9 @@ pub struct DriverStats {
     /// Sockets in their handshake closed to make room under
     /// [`DriverConfig::max_handshakes`](crate::DriverConfig::max_handshakes).
     pub handshakes_evicted: u64,
+    /// `accept` calls that failed for want of file descriptors (`EMFILE`, `ENFILE`); the loop
+    /// tries again after 10 ms, doubling to 500 ms while it lasts.
+    pub accept_out_of_descriptors: u64,
+    /// `accept` calls that failed otherwise (out of memory…), retried the same way.
+    pub accept_errors_other: u64,
 }

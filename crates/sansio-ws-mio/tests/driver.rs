@@ -674,3 +674,37 @@ fn the_memory_budget_bounds_what_all_connections_hold() {
     }
     assert_eq!(el.stats().memory_held, 0);
 }
+
+/// Many connections come and go, in every stage (closed before sending anything, in the middle of
+/// the request, after the upgrade): once they are gone the loop counts nothing left.
+#[test]
+fn counts_stay_exact_over_many_connect_close_cycles() {
+    let cfg = config().with_linger(Duration::from_millis(20));
+    let mut el = EventLoop::new(cfg, Recorder::default()).unwrap();
+    let addr = listen(&mut el);
+    for i in 0..600 {
+        match i % 3 {
+            0 => drop(TcpStream::connect(addr).unwrap()),
+            1 => {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+            }
+            _ => {
+                let t = raw_upgrade(addr);
+                turn_while(&mut el, &t);
+                let (head, _sock) = t.join().unwrap();
+                assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+            }
+        }
+        el.turn(Some(Duration::ZERO)).unwrap();
+    }
+    let start = StdInstant::now();
+    while el.sockets() > 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "{} sockets left: {:?}", el.sockets(), el.stats());
+        el.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    let stats = el.stats();
+    assert_eq!((stats.open, stats.handshaking, stats.memory_held), (0, 0, 0), "{stats:?}");
+    assert_eq!(el.handler().opened.len(), 200);
+    assert_eq!(el.handler().closed.len(), 200, "every opened connection reported its end");
+}

@@ -114,6 +114,10 @@ impl Handler for Chat {
         }
     }
 
+    fn on_accept_error(&mut self, _ctx: &mut Ctx<'_>, error: &std::io::Error) {
+        eprintln!("chat: cannot accept connections: {error}; retrying while it lasts (they wait in the backlog)");
+    }
+
     fn on_memory_budget(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, held: usize) {
         eprintln!(
             "chat: {id}: closing with 1013: the server is over its memory budget and this connection held {held} bytes"
@@ -164,7 +168,9 @@ fn serve(options: &options::ServerOptions) -> std::io::Result<()> {
         .listen(options.addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.addr)))?;
     shutdown::drain_on_signals("chat", server.handle(), options.drain, Some(shutting_down))?;
-    eprintln!("chat: open http://{local}/ in two browser tabs ({} loops)", options.threads);
+    let loops =
+        if options.threads == 1 { "1 event loop".to_string() } else { format!("{} event loops", options.threads) };
+    eprintln!("chat: open http://{local}/ in two browser tabs ({loops})");
     let report = server.run()?;
     shutdown::print_report("chat", &report);
     Ok(())
