@@ -22,9 +22,9 @@ use crate::clock::Clock;
 use crate::config::DriverConfig;
 use crate::handle::{Command, Handle};
 use crate::handler::{ConnId, ConnectError, Decision, Handler, LOOP_BITS, Opened};
+use crate::metrics::Metrics;
 use crate::server::ServerHandle;
 use crate::slot::{Paused, ReadStep, Slot, Stage};
-use crate::stats::DriverStats;
 use crate::timers::Timers;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -120,7 +120,10 @@ pub(crate) struct Core {
     over_budget_since: Option<Instant>,
     /// Connections not read because of the memory budget, resumed once under it again.
     budget_paused: Vec<ConnId>,
-    stats: DriverStats,
+    /// Counted here, by this loop's thread alone.
+    metrics: Metrics,
+    /// The snapshot other threads read ([`Handle::metrics`]), refreshed every turn.
+    published: Arc<std::sync::Mutex<Metrics>>,
     shutdown: Option<ShutdownState>,
 }
 
@@ -141,6 +144,7 @@ impl Ctx<'_> {
             return Err(SendError::new(SendErrorKind::Usage(UsageError::Closed), message));
         };
         conn.send(message)?;
+        self.core.metrics.messages_queued += 1;
         self.core.dirty.push(id.slot);
         Ok(())
     }
@@ -170,6 +174,7 @@ impl Ctx<'_> {
             match conn.send_prepared(prepared) {
                 Ok(()) => {
                     result.sent += 1;
+                    self.core.metrics.messages_queued += 1;
                     self.core.dirty.push(slot);
                 }
                 Err(_) => result.refused.push(id),
@@ -231,9 +236,9 @@ impl Ctx<'_> {
         self.core.open
     }
 
-    /// The loop's counters.
-    pub fn stats(&self) -> DriverStats {
-        self.core.stats()
+    /// The loop's counters and gauges, as of now.
+    pub fn metrics(&self) -> Metrics {
+        self.core.snapshot()
     }
 
     /// Opens a connection to `url` (`ws://host:port/path`) with the loop's client settings.
@@ -309,6 +314,7 @@ impl<H: Handler> EventLoop<H> {
         // connection copies out only what it keeps. Idle connections hold no read buffer.
         let scratch = vec![0; config.read_size.max(1024)];
         let frame_size = config.connection.send_frame_size;
+        let published = Arc::new(std::sync::Mutex::new(Metrics::default()));
         let core = Core {
             now: clock.now(),
             clock,
@@ -322,7 +328,7 @@ impl<H: Handler> EventLoop<H> {
             timers: Timers::default(),
             listener: None,
             commands,
-            handle: Handle { tx, waker, frame_size },
+            handle: Handle { tx, waker, frame_size, metrics: published.clone() },
             dirty: Vec::new(),
             resume: Vec::new(),
             open: 0,
@@ -332,7 +338,8 @@ impl<H: Handler> EventLoop<H> {
             held: 0,
             over_budget_since: None,
             budget_paused: Vec::new(),
-            stats: DriverStats::default(),
+            metrics: Metrics::default(),
+            published: published.clone(),
             shutdown: None,
         };
         Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch, ready: Vec::new() })
@@ -379,9 +386,9 @@ impl<H: Handler> EventLoop<H> {
         self.core.handle.clone()
     }
 
-    /// The loop's counters.
-    pub fn stats(&self) -> DriverStats {
-        self.core.stats()
+    /// The loop's counters and gauges, as of now.
+    pub fn metrics(&self) -> Metrics {
+        self.core.snapshot()
     }
 
     /// The handler.
@@ -472,6 +479,7 @@ impl<H: Handler> EventLoop<H> {
         }
         self.enforce_budget();
         self.check_shutdown();
+        self.core.publish();
         Ok(())
     }
 
@@ -511,11 +519,12 @@ impl<H: Handler> EventLoop<H> {
             let Some(listener) = self.core.listener.as_ref() else { return };
             match listener.accept() {
                 Ok((sock, peer)) => {
+                    self.core.metrics.accepted += 1;
                     // Handshake slots are bounded apart from connections: the oldest makes room.
                     if self.core.handshaking() >= self.core.config.max_handshakes.max(1) {
                         if let Some(oldest) = self.core.handshakes.pop_front() {
                             self.core.remove(oldest.slot);
-                            self.core.stats.handshakes_evicted += 1;
+                            self.core.metrics.handshakes_evicted += 1;
                         }
                     }
                     let _ = sock.set_nodelay(true);
@@ -547,9 +556,9 @@ impl<H: Handler> EventLoop<H> {
                     let delay = self.core.accept_retry.map_or(ACCEPT_RETRY_MIN, |(_, d)| (d * 2).min(ACCEPT_RETRY_MAX));
                     self.core.accept_retry = Some((self.core.now + delay, delay));
                     if out_of_descriptors(&e) {
-                        self.core.stats.accept_out_of_descriptors += 1;
+                        self.core.metrics.accept_out_of_descriptors += 1;
                     } else {
-                        self.core.stats.accept_errors_other += 1;
+                        self.core.metrics.accept_errors_other += 1;
                     }
                     if first {
                         let (handler, mut ctx) = self.ctx();
@@ -654,7 +663,7 @@ impl<H: Handler> EventLoop<H> {
                 // The connections hold more than the budget, this one more than its share.
                 s.paused.by_budget = true;
                 self.core.budget_paused.push(ConnId { slot, generation: s.generation });
-                self.core.stats.budget_pauses += 1;
+                self.core.metrics.budget_pauses += 1;
             }
             if s.paused.any() || taken >= budget {
                 s.unread = true;
@@ -666,6 +675,7 @@ impl<H: Handler> EventLoop<H> {
             let (step, n) = s.read_step(now, &mut self.scratch);
             let closed = s.peer_closed;
             taken += n;
+            self.core.metrics.bytes_read += n as u64;
             match step {
                 ReadStep::Data => self.on_read(slot, n),
                 ReadStep::WouldBlock => return,
@@ -708,10 +718,11 @@ impl<H: Handler> EventLoop<H> {
                     let why = match self.core.shutdown.as_mut() {
                         Some(sd) => {
                             sd.report.refused_draining += 1;
+                            self.core.metrics.refused_draining += 1;
                             "the server is shutting down"
                         }
                         None => {
-                            self.core.stats.refused_busy += 1;
+                            self.core.metrics.refused_busy += 1;
                             "the server has its maximum of connections"
                         }
                     };
@@ -727,6 +738,9 @@ impl<H: Handler> EventLoop<H> {
                 }
                 let (handler, mut ctx) = self.ctx();
                 let decision = handler.on_request(&mut ctx, id, &request);
+                if matches!(decision, Decision::Reject(_)) {
+                    self.core.metrics.refused_by_application += 1;
+                }
                 let Some(s) = self.core.slot_mut(id) else { return };
                 match decision {
                     Decision::Accept(accept) => {
@@ -763,11 +777,19 @@ impl<H: Handler> EventLoop<H> {
                     _ => None,
                 };
                 let Some(s) = self.core.slot_mut(id) else { return };
-                match page {
-                    Some(page) if page.write(&mut s.pending).is_ok() => {}
-                    _ => e.write_response(&mut s.pending),
+                let served = match page {
+                    Some(page) => page.write(&mut s.pending).is_ok(),
+                    None => false,
+                };
+                if !served {
+                    e.write_response(&mut s.pending);
                 }
                 s.stage = Stage::Rejecting;
+                if served {
+                    self.core.metrics.http_responses += 1;
+                } else {
+                    self.core.metrics.count_bad_request(&e);
+                }
             }
             Got::Upgraded(upgraded, path) => {
                 let opened = opened(Role::Client, peer, path, &upgraded);
@@ -784,6 +806,7 @@ impl<H: Handler> EventLoop<H> {
         s.stage = Stage::Open(Box::new(conn));
         s.counted = true;
         self.core.open += 1;
+        self.core.metrics.connections_opened += 1;
         let (handler, mut ctx) = self.ctx();
         handler.on_open(&mut ctx, id, &opened);
         if self.core.shutdown.is_some() {
@@ -816,6 +839,7 @@ impl<H: Handler> EventLoop<H> {
     }
 
     fn connect_failed(&mut self, slot: usize, error: ConnectError) {
+        self.core.metrics.connect_errors += 1;
         let Some(generation) = self.core.slots.get(slot).and_then(Option::as_ref).map(|s| s.generation) else { return };
         self.core.remove(slot);
         let (handler, mut ctx) = self.ctx();
@@ -831,10 +855,18 @@ impl<H: Handler> EventLoop<H> {
             let Stage::Open(conn) = &mut s.stage else { return count };
             let Some(event) = conn.poll_event() else { return count };
             count += 1;
+            match &event {
+                Event::Message(_) | Event::Fragment(_) => self.core.metrics.messages_received += 1,
+                Event::Ping(_) => self.core.metrics.pings_received += 1,
+                Event::Pong(_) => self.core.metrics.pongs_received += 1,
+                _ => {}
+            }
             let (handler, mut ctx) = self.ctx();
             match event {
                 Event::Message(m) => handler.on_message(&mut ctx, id, m),
                 Event::Closed(closed) => {
+                    let srtt = self.core.conn_mut(id).and_then(|c| c.stats().srtt);
+                    self.core.metrics.count_close(&closed, srtt);
                     self.core.on_closed(slot, &closed);
                     let (handler, mut ctx) = self.ctx();
                     handler.on_close(&mut ctx, id, &closed);
@@ -849,7 +881,7 @@ impl<H: Handler> EventLoop<H> {
         let now = self.core.now;
         for _ in 0..64 {
             let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
-            match s.flush(now) {
+            match s.flush(now, &mut self.core.metrics.bytes_written) {
                 Ok(more) => {
                     if let Stage::Open(conn) = &s.stage {
                         let low = self.core.config.connection.low_water_mark;
@@ -905,6 +937,7 @@ impl<H: Handler> EventLoop<H> {
                 Ok(()) => self.core.reschedule(slot),
                 Err(e) => {
                     // The request did not arrive in time: answer 408 and close.
+                    self.core.metrics.count_bad_request(&e);
                     e.write_response(&mut s.pending);
                     s.stage = Stage::Rejecting;
                     s.deadline = now + self.core.config.linger;
@@ -984,7 +1017,7 @@ impl<H: Handler> EventLoop<H> {
                     continue;
                 }
             }
-            self.core.stats.budget_closes += 1;
+            self.core.metrics.budget_closes += 1;
             self.core.dirty.push(id.slot);
             let (handler, mut ctx) = self.ctx();
             handler.on_memory_budget(&mut ctx, id, held);
@@ -1077,7 +1110,7 @@ impl Core {
         let held = s.holding();
         self.held = self.held - s.held + held;
         s.held = held;
-        self.stats.memory_peak = self.stats.memory_peak.max(self.held);
+        self.metrics.memory_peak = self.metrics.memory_peak.max(self.held);
     }
 
     /// Over the memory budget, what a connection may hold and still be read: an even share of the
@@ -1087,7 +1120,7 @@ impl Core {
         (self.config.memory_budget / self.open.max(1)).min(self.config.read_size)
     }
 
-    fn stats(&self) -> DriverStats {
+    fn snapshot(&self) -> Metrics {
         let handshaking = self
             .handshakes
             .iter()
@@ -1098,7 +1131,13 @@ impl Core {
                     .is_some_and(|s| s.generation == id.generation && matches!(s.stage, Stage::AwaitRequest(_)))
             })
             .count();
-        DriverStats { open: self.open, handshaking, memory_held: self.held, ..self.stats }
+        Metrics { open: self.open, handshaking, memory_held: self.held, ..self.metrics }
+    }
+
+    /// Refreshes the snapshot other threads read.
+    fn publish(&self) {
+        let snapshot = self.snapshot();
+        *self.published.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = snapshot;
     }
 
     fn open_ids(&self) -> Vec<ConnId> {

@@ -25,6 +25,8 @@ pub struct Handle {
     pub(crate) waker: Arc<mio::Waker>,
     /// The loop's `send_frame_size`, to frame broadcasts before they are sent over.
     pub(crate) frame_size: usize,
+    /// The loop's metrics as of its last turn.
+    pub(crate) metrics: Arc<std::sync::Mutex<crate::Metrics>>,
 }
 
 /// The event loop has stopped; the command was not delivered.
@@ -70,6 +72,11 @@ impl Handle {
     /// [`Ctx::set_reading`](crate::Ctx::set_reading).
     pub fn set_reading(&self, id: ConnId, reading: bool) -> Result<(), Stopped> {
         self.command(Command::SetReading(id, reading))
+    }
+
+    /// The loop's counters and gauges as of its last turn (cheap: a lock and a copy).
+    pub fn metrics(&self) -> crate::Metrics {
+        *self.metrics.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Shuts the loop down gracefully: stop accepting, close every connection with 1001 after its

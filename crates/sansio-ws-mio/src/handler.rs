@@ -131,7 +131,7 @@ pub trait Handler {
     /// Accepting a connection failed: out of file descriptors (`EMFILE`), or memory. The
     /// connections waiting stay in the listen backlog; the loop tries again after a short delay,
     /// doubling while it lasts, and accepts them once it can. Called once per episode (the count
-    /// is in [`DriverStats`](crate::DriverStats)).
+    /// is in [`Metrics`](crate::Metrics)).
     fn on_accept_error(&mut self, ctx: &mut Ctx<'_>, error: &std::io::Error) {}
 
     /// A send made through a [`Handle`](crate::Handle) was refused (backpressure, or the

@@ -26,7 +26,7 @@
 //! | [`DriverConfig::max_handshakes`] | 1 024 sockets in their handshake | the oldest is closed to make room: silent sockets cannot lock real clients out |
 //! | the handshake timeout (`ServerConfig::timeout`) | 10 s | `408 Request Timeout`, then close |
 //! | bytes that cannot start an HTTP request line | — | `400` at once; a TLS ClientHello is closed at once with nothing written |
-//! | [`DriverConfig::memory_budget`]: what all connections hold together (send queues and their peers' data, partial messages included) | 256 MiB | connections holding more than an even share (at most one read) are not read until the total is under ⅞ of it; still over (or still pausing) after [`DriverConfig::memory_grace`] (2 s), the largest holders are closed with `1013 Try Again Later` until the rest are under ⅞ ([`Handler::on_memory_budget`], [`DriverStats::budget_closes`]) |
+//! | [`DriverConfig::memory_budget`]: what all connections hold together (send queues and their peers' data, partial messages included) | 256 MiB | connections holding more than an even share (at most one read) are not read until the total is under ⅞ of it; still over (or still pausing) after [`DriverConfig::memory_grace`] (2 s), the largest holders are closed with `1013 Try Again Later` until the rest are under ⅞ ([`Handler::on_memory_budget`], [`Metrics::budget_closes`]) |
 //! | [`DriverConfig::max_connections`] | 10 000 established | a request completing its handshake gets `503` with `Retry-After` ([`DriverConfig::busy_retry_after`], 5 s) |
 //!
 //! Reads go into one buffer the loop shares, and each connection copies out (unmasking large
@@ -39,9 +39,9 @@ mod config;
 mod event_loop;
 mod handle;
 mod handler;
+mod metrics;
 mod server;
 mod slot;
-mod stats;
 mod timers;
 
 pub use clock::Clock;
@@ -49,5 +49,5 @@ pub use config::DriverConfig;
 pub use event_loop::{Broadcast, Ctx, EventLoop, ShutdownReport};
 pub use handle::{Handle, Stopped};
 pub use handler::{ConnId, ConnectError, Decision, Handler, Opened};
+pub use metrics::{Metrics, SRTT_BUCKET_BOUNDS};
 pub use server::{Server, ServerHandle};
-pub use stats::DriverStats;

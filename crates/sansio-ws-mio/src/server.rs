@@ -174,6 +174,20 @@ impl ServerHandle {
         self.inner.loops.len()
     }
 
+    /// Every loop's counters and gauges as of its last turn, summed.
+    pub fn metrics(&self) -> crate::Metrics {
+        let mut total = crate::Metrics::default();
+        for l in &self.inner.loops {
+            total.merge(&l.metrics());
+        }
+        total
+    }
+
+    /// Each loop's counters and gauges as of its last turn.
+    pub fn metrics_per_loop(&self) -> Vec<crate::Metrics> {
+        self.inner.loops.iter().map(Handle::metrics).collect()
+    }
+
     /// The handle of loop `index`.
     pub fn loop_handle(&self, index: usize) -> Option<&Handle> {
         self.inner.loops.get(index)

@@ -97,12 +97,15 @@ impl Slot {
     }
 
     /// Writes `pending`, then (when open) the connection's output, until done or the socket
-    /// would block. Returns whether output remains.
-    pub(crate) fn flush(&mut self, now: Instant) -> io::Result<bool> {
+    /// would block. Returns whether output remains; adds what it wrote to `written`.
+    pub(crate) fn flush(&mut self, now: Instant, written: &mut u64) -> io::Result<bool> {
         while self.pending_written < self.pending.len() {
             match self.sock.write(&self.pending[self.pending_written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.pending_written += n,
+                Ok(n) => {
+                    self.pending_written += n;
+                    *written += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -121,7 +124,10 @@ impl Slot {
             }
             match self.sock.write_vectored(&slices[..n]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(written) => conn.advance_transmit(now, written),
+                Ok(n) => {
+                    conn.advance_transmit(now, n);
+                    *written += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

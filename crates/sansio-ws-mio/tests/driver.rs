@@ -217,7 +217,7 @@ fn connections_beyond_the_cap_get_a_503_with_retry_after() {
     let (head, _) = third.join().unwrap();
     assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
     assert!(head.contains("Retry-After: 7\r\n"), "{head}");
-    let stats = el.stats();
+    let stats = el.metrics();
     assert_eq!((stats.open, stats.refused_busy), (2, 1), "{stats:?}");
     open[0].set_read_timeout(Some(Duration::from_millis(100))).unwrap();
     let mut buf = [0u8; 1];
@@ -239,7 +239,7 @@ fn silent_sockets_cannot_lock_out_a_real_client() {
     turn_while(&mut el, &real);
     let (head, _sock) = real.join().unwrap();
     assert!(head.starts_with("HTTP/1.1 101 "), "a real client gets in: {head}");
-    let stats = el.stats();
+    let stats = el.metrics();
     // 41 sockets through 8 slots: 33 evicted; of the last 8, the real client went on and 7
     // silent ones are still waiting.
     assert_eq!((stats.open, stats.handshaking, stats.handshakes_evicted), (1, 7, 33), "{stats:?}");
@@ -607,31 +607,31 @@ fn the_memory_budget_bounds_what_all_connections_hold() {
 
     // Over the budget, the large holders wait; a peer between messages is still read.
     let start = StdInstant::now();
-    while el.stats().budget_pauses == 0 {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out: {:?}", el.stats());
+    while el.metrics().budget_pauses == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out: {:?}", el.metrics());
         el.turn(Some(Duration::from_millis(10))).unwrap();
     }
     chatty.write_all(&client_frame(0x1, b"still served")).unwrap();
     turn_until(&mut el, |h| h.messages.iter().any(|(id, _)| *id == chatty_id));
-    assert!(el.stats().memory_held > budget, "still over the budget: {:?}", el.stats());
+    assert!(el.metrics().memory_held > budget, "still over the budget: {:?}", el.metrics());
     assert!(el.handler().over_budget.is_empty(), "within the grace");
     el.handler_mut().messages.clear();
 
     // Until the budget closes have run their course: the survivors hold what they were sent.
     let start = StdInstant::now();
     loop {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out: {:?}", el.stats());
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out: {:?}", el.metrics());
         el.turn(Some(Duration::from_millis(10))).unwrap();
         let h = el.handler();
         let survivors = PEERS - h.over_budget.len();
         if !h.over_budget.is_empty()
             && h.closed.len() == h.over_budget.len()
-            && el.stats().memory_held == survivors * PART * PARTS
+            && el.metrics().memory_held == survivors * PART * PARTS
         {
             break;
         }
     }
-    let stats = el.stats();
+    let stats = el.metrics();
     let h = el.handler();
     assert!(stats.memory_held <= budget, "{stats:?}");
     // Over the budget by at most one read per connection: a connection is checked before each read.
@@ -672,7 +672,7 @@ fn the_memory_budget_bounds_what_all_connections_hold() {
         assert!(survivors.iter().any(|&i| ids[i] == *id));
         assert_eq!(*len, PART * PARTS + 3);
     }
-    assert_eq!(el.stats().memory_held, 0);
+    assert_eq!(el.metrics().memory_held, 0);
 }
 
 /// Many connections come and go, in every stage (closed before sending anything, in the middle of
@@ -700,10 +700,10 @@ fn counts_stay_exact_over_many_connect_close_cycles() {
     }
     let start = StdInstant::now();
     while el.sockets() > 0 {
-        assert!(start.elapsed() < Duration::from_secs(10), "{} sockets left: {:?}", el.sockets(), el.stats());
+        assert!(start.elapsed() < Duration::from_secs(10), "{} sockets left: {:?}", el.sockets(), el.metrics());
         el.turn(Some(Duration::from_millis(10))).unwrap();
     }
-    let stats = el.stats();
+    let stats = el.metrics();
     assert_eq!((stats.open, stats.handshaking, stats.memory_held), (0, 0, 0), "{stats:?}");
     assert_eq!(el.handler().opened.len(), 200);
     assert_eq!(el.handler().closed.len(), 200, "every opened connection reported its end");

@@ -231,6 +231,12 @@ fn shutdown_closes_every_loop_and_answers_late_requests_503() {
     }
     let report = server.join().unwrap();
     assert_eq!((report.clean, report.forced, report.refused_draining), (6, 0, 1), "{report:?}");
+    // The loops' metrics, summed: what the report says, and the connections on both loops.
+    let m = handle.metrics();
+    assert_eq!((m.connections_opened, m.closed_clean_local, m.refused_draining, m.open), (6, 6, 1, 0), "{m:?}");
+    let per_loop = handle.metrics_per_loop();
+    assert_eq!(per_loop.len(), 2);
+    assert_eq!(per_loop.iter().map(|l| l.connections_opened).sum::<u64>(), 6);
     assert_eq!(log.lock().unwrap().closed.len(), 6);
 }
 
