@@ -30,7 +30,7 @@ for arg in "$@"; do
     esac
 done
 if [ ${#SCENARIOS[@]} -eq 0 ]; then
-    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown shutdown-twice fd-exhaustion)
+    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown shutdown-twice fd-exhaustion metrics)
 fi
 
 OUT=target/stress
@@ -90,6 +90,7 @@ for scenario in "${SCENARIOS[@]}"; do
         # Two loops on one port; the scenario sends SIGTERM itself.
         shutdown | shutdown-twice) server_args=(--threads 2 --drain-timeout 5) ;;
         fd-exhaustion) server_args=(--threads 1) ;;
+        metrics) server_args=(--metrics "127.0.0.1:$((PORT + 1))") ;;
     esac
     echo "==> $scenario${SHORT:+ (short)}"
     start_server "$scenario" "${server_args[@]}"

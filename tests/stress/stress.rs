@@ -41,6 +41,8 @@ scenarios:
                       within its 5 s drain timeout
   shutdown-twice      a client that never answers the Close keeps the drain going; a second SIGTERM
                       makes the server exit at once
+  metrics             connections that end in known ways, then a scrape of the server's
+                      /metrics on the port after ADDR's (--metrics): every count is there
   fd-exhaustion       against a server limited to 64 descriptors, 80 clients: the ones it cannot
                       accept wait, the open ones are still served, and once some close the waiting
                       ones get in within a second, with no new client to wake the server
@@ -125,6 +127,7 @@ fn main() {
         "shutdown" => shutdown(addr, server_pid, scale),
         "shutdown-twice" => shutdown_twice(addr, server_pid),
         "fd-exhaustion" => fd_exhaustion(addr),
+        "metrics" => metrics(addr),
         other => {
             eprintln!("stress: unknown scenario {other}\n\n{USAGE}");
             std::process::exit(2);
@@ -791,5 +794,45 @@ fn fd_exhaustion(addr: SocketAddr) -> io::Result<Verdict> {
         },
         failed.first().map_or(String::new(), |f| format!(" (first failure: {f})"))
     );
+    Ok(Verdict { pass, figures })
+}
+
+/// Connections that end in known ways, then the server's metrics (served on the next port).
+fn metrics(addr: SocketAddr) -> io::Result<Verdict> {
+    for _ in 0..3 {
+        let mut sock = upgrade(addr)?;
+        sock.write_all(&frame(0x81, b"hello"))?;
+        read_frame(&mut sock)?;
+        sock.write_all(&frame(0x88, &1000u16.to_be_bytes()))?;
+        let (b0, _) = read_frame(&mut sock)?;
+        if b0 != 0x88 {
+            return Err(io::Error::other("no Close in reply"));
+        }
+    }
+    let mut tls = TcpStream::connect(addr)?;
+    tls.write_all(&[0x16, 0x03, 0x01, 0x00, 0x10])?;
+    let _closed = tls.read_to_end(&mut Vec::new());
+    // The loop publishes its metrics every turn: give it one.
+    thread::sleep(Duration::from_millis(100));
+    let metrics_addr = SocketAddr::new(addr.ip(), addr.port() + 1);
+    let mut scrape = TcpStream::connect(metrics_addr)?;
+    scrape.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    let mut text = String::new();
+    scrape.read_to_string(&mut text)?;
+    let want = [
+        "sansio_ws_connections_opened_total 3",
+        "sansio_ws_connections_closed_total{cause=\"clean_remote\"} 3",
+        "sansio_ws_messages_total{direction=\"received\"} 3",
+        "sansio_ws_requests_refused_total{reason=\"tls_on_plain\"} 1",
+        "sansio_ws_connections_open 0",
+        "# EOF",
+    ];
+    let missing: Vec<&str> = want.iter().copied().filter(|line| !text.lines().any(|l| l == *line)).collect();
+    let pass = text.starts_with("HTTP/1.1 200 ") && missing.is_empty();
+    let figures = if pass {
+        format!("the scrape ({} lines) has every expected value: {}", text.lines().count(), want[..4].join(", "))
+    } else {
+        format!("missing from the scrape: {missing:?}")
+    };
     Ok(Verdict { pass, figures })
 }

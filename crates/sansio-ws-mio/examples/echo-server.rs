@@ -20,6 +20,8 @@ use sansio_ws_mio::{ConnId, Ctx, DriverConfig, Handler, Server};
 
 #[path = "shared/options.rs"]
 mod options;
+#[path = "shared/prometheus.rs"]
+mod prometheus;
 #[path = "shared/shutdown.rs"]
 mod shutdown;
 
@@ -119,6 +121,7 @@ struct Options {
 fn parse_args() -> Result<Options, String> {
     let mut control_frames = Config::default().max_control_frames_per_second;
     let mut memory_budget = DriverConfig::default().memory_budget;
+
     let server = options::ServerOptions::parse(&usage(), |arg, args| {
         match arg {
             "--max-control-frames-per-second" => {
@@ -166,6 +169,11 @@ fn serve(options: &Options) -> std::io::Result<()> {
         .listen(options.server.addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.server.addr)))?;
     shutdown::drain_on_signals("echo-server", server.handle(), options.server.drain, None)?;
+    if let Some(addr) = options.server.metrics {
+        let local = prometheus::serve(addr, server.handle(), "echo-server")
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve the metrics on {addr}: {e}")))?;
+        eprintln!("echo-server: metrics at http://{local}/metrics");
+    }
     let deflate = if options.server.deflate { "on" } else { "off" };
     eprintln!(
         "echo-server: listening on ws://{local} with {} event loop{} (origin policy: any, for test clients; permessage-deflate {deflate})",

@@ -88,6 +88,8 @@ pub struct Metrics {
     /// Connections' smoothed round-trip times when they ended (those that measured one), by
     /// bucket: at most each of [`SRTT_BUCKET_BOUNDS`], then slower.
     pub srtt_buckets: [u64; 8],
+    /// The sum of those round-trip times, in microseconds (with the buckets, a histogram).
+    pub srtt_sum_micros: u64,
 
     // Why connections ended.
     /// Close handshakes we started that completed.
@@ -158,6 +160,7 @@ impl Metrics {
             messages_queued,
             pings_received,
             pongs_received,
+            srtt_sum_micros,
             closed_clean_local,
             closed_clean_remote,
             closed_peer_vanished,
@@ -221,6 +224,7 @@ impl Metrics {
         if let Some(srtt) = srtt {
             let bucket = SRTT_BUCKET_BOUNDS.iter().position(|&bound| srtt <= bound).unwrap_or(SRTT_BUCKET_BOUNDS.len());
             self.srtt_buckets[bucket] += 1;
+            self.srtt_sum_micros += u64::try_from(srtt.as_micros()).unwrap_or(u64::MAX);
         }
     }
 

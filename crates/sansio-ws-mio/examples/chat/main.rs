@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p sansio-ws-mio --example chat -- [ADDR] [OPTIONS]` (`--help` lists them)
 //!
-//! The page is served at `/`, the WebSocket at `/ws`. Every message goes to everyone (framed once
+//! The page is served at `/`, the WebSocket at `/ws`, the metrics at `/metrics` (Prometheus text
+//! format; docs/METRICS.md). Every message goes to everyone (framed once
 //! for all of them), the peer count is announced on every join and leave, and the heartbeat keeps
 //! idle connections checked. It runs one event loop per core: a line from a client on one loop
 //! reaches the clients of every loop, and **everyone sees the lines in the same order** (every
@@ -24,6 +25,8 @@ use serde_json::json;
 
 #[path = "../shared/options.rs"]
 mod options;
+#[path = "../shared/prometheus.rs"]
+mod prometheus;
 #[path = "../shared/shutdown.rs"]
 mod shutdown;
 
@@ -57,8 +60,12 @@ impl Chat {
     }
 }
 impl Handler for Chat {
-    fn on_http(&mut self, _ctx: &mut Ctx<'_>, path: &str) -> Option<Reject> {
+    fn on_http(&mut self, ctx: &mut Ctx<'_>, path: &str) -> Option<Reject> {
         match path {
+            "/metrics" => {
+                let body = prometheus::exposition(ctx.server().expect("the chat runs as a server"));
+                Some(Reject::new(200).with_header("Content-Type", prometheus::CONTENT_TYPE).with_body(body))
+            }
             "/" | "/index.html" => Some(
                 Reject::new(200)
                     .with_header("Content-Type", "text/html; charset=utf-8")
@@ -168,6 +175,11 @@ fn serve(options: &options::ServerOptions) -> std::io::Result<()> {
         .listen(options.addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.addr)))?;
     shutdown::drain_on_signals("chat", server.handle(), options.drain, Some(shutting_down))?;
+    if let Some(addr) = options.metrics {
+        let local = prometheus::serve(addr, server.handle(), "chat")
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve the metrics on {addr}: {e}")))?;
+        eprintln!("chat: metrics at http://{local}/metrics (and at /metrics on the chat's own address)");
+    }
     let loops =
         if options.threads == 1 { "1 event loop".to_string() } else { format!("{} event loops", options.threads) };
     eprintln!("chat: open http://{local}/ in two browser tabs ({loops})");

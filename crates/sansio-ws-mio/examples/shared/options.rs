@@ -8,6 +8,7 @@ use std::time::Duration;
 pub(crate) const SERVER_OPTIONS: &str = "  --threads N            event loops, one per thread (default: one per core)
   --drain-timeout SECS   on SIGINT or SIGTERM, how long the connections have to close (default 5)
   --no-deflate           do not accept permessage-deflate
+  --metrics ADDR         also serve the metrics at http://ADDR/metrics (Prometheus text format)
   -h, --help             this text
 ";
 
@@ -17,6 +18,7 @@ pub(crate) struct ServerOptions {
     pub(crate) threads: usize,
     pub(crate) drain: Duration,
     pub(crate) deflate: bool,
+    pub(crate) metrics: Option<SocketAddr>,
 }
 
 /// The next argument, as the value of option `name`.
@@ -37,6 +39,7 @@ impl ServerOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             drain: Duration::from_secs(5),
             deflate: true,
+            metrics: None,
         };
         let mut args = std::env::args();
         args.next();
@@ -47,6 +50,10 @@ impl ServerOptions {
                     std::process::exit(0);
                 }
                 "--no-deflate" => options.deflate = false,
+                "--metrics" => {
+                    let v = value(&mut args, &arg)?;
+                    options.metrics = Some(v.parse().map_err(|e| format!("--metrics {v}: {e}"))?);
+                }
                 "--threads" => {
                     let v = value(&mut args, &arg)?;
                     options.threads = v.parse().map_err(|e| format!("--threads {v}: {e}"))?;
