@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::config::DriverConfig;
 use crate::handle::{Command, Handle};
 use crate::handler::{ConnId, ConnectError, Decision, Handler, LOOP_BITS, Opened};
+use crate::log::report;
 use crate::metrics::Metrics;
 use crate::server::ServerHandle;
 use crate::slot::{Paused, ReadStep, Slot, Stage};
@@ -561,6 +562,7 @@ impl<H: Handler> EventLoop<H> {
                         self.core.metrics.accept_errors_other += 1;
                     }
                     if first {
+                        report!(warn, "cannot accept connections: {e}; retrying while it lasts");
                         let (handler, mut ctx) = self.ctx();
                         handler.on_accept_error(&mut ctx, &e);
                     }
@@ -788,6 +790,7 @@ impl<H: Handler> EventLoop<H> {
                 if served {
                     self.core.metrics.http_responses += 1;
                 } else {
+                    report!(debug, "{peer}: request refused with {}: {e}", e.status());
                     self.core.metrics.count_bad_request(&e);
                 }
             }
@@ -803,6 +806,7 @@ impl<H: Handler> EventLoop<H> {
     /// The handshake completed: the connection is established.
     fn open(&mut self, id: ConnId, opened: Opened, conn: Connection) {
         let Some(s) = self.core.slot_mut(id) else { return };
+        report!(debug, "{id} opened: {:?} with {} ({})", opened.role, opened.peer, opened.path);
         s.stage = Stage::Open(Box::new(conn));
         s.counted = true;
         self.core.open += 1;
@@ -865,7 +869,20 @@ impl<H: Handler> EventLoop<H> {
             match event {
                 Event::Message(m) => handler.on_message(&mut ctx, id, m),
                 Event::Closed(closed) => {
-                    let srtt = self.core.conn_mut(id).and_then(|c| c.stats().srtt);
+                    let stats = self.core.conn_mut(id).map(|c| c.stats()).unwrap_or_default();
+                    let srtt = stats.srtt;
+                    report!(
+                        info,
+                        "{id} ended: {}; {} bytes in, {} out, {} messages in, {} out, unsent {} bytes in {} messages{}",
+                        closed.cause,
+                        stats.bytes_received,
+                        stats.bytes_sent,
+                        stats.messages_received,
+                        stats.messages_sent,
+                        closed.unsent.bytes,
+                        closed.unsent.messages,
+                        srtt.map_or(String::new(), |rtt| format!(", round trip {} ms", rtt.as_millis()))
+                    );
                     self.core.metrics.count_close(&closed, srtt);
                     self.core.on_closed(slot, &closed);
                     let (handler, mut ctx) = self.ctx();
@@ -1018,6 +1035,10 @@ impl<H: Handler> EventLoop<H> {
                 }
             }
             self.core.metrics.budget_closes += 1;
+            report!(
+                warn,
+                "{id} closed with 1013: the loop holds more than its memory budget, and it held {held} bytes"
+            );
             self.core.dirty.push(id.slot);
             let (handler, mut ctx) = self.ctx();
             handler.on_memory_budget(&mut ctx, id, held);

@@ -39,6 +39,7 @@ mod config;
 mod event_loop;
 mod handle;
 mod handler;
+mod log;
 mod metrics;
 mod server;
 mod slot;
