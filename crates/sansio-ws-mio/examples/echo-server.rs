@@ -89,14 +89,21 @@ impl Handler for Echo {
         );
     }
 
-    fn on_close(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
+    fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
         let held = self.held.remove(&id).map_or(0, |h| h.len());
-        if held > 0 || closed.unsent.messages > 0 {
-            eprintln!(
-                "echo-server: {id}: ended ({:?}) with {held} echoes held and {} messages unsent",
-                closed.cause, closed.unsent.messages
-            );
-        }
+        let stats = ctx.connection(id).map(|c| c.stats()).unwrap_or_default();
+        eprintln!(
+            "echo-server: {id}: ended: {}; {} messages echoed, {} bytes in, {} out{}",
+            closed.cause,
+            stats.messages_sent,
+            stats.bytes_received,
+            stats.bytes_sent,
+            if held > 0 || closed.unsent.messages > 0 {
+                format!("; {held} echoes held and {} messages unsent", closed.unsent.messages)
+            } else {
+                String::new()
+            }
+        );
     }
 }
 

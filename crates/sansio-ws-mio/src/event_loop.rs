@@ -884,9 +884,10 @@ impl<H: Handler> EventLoop<H> {
                         srtt.map_or(String::new(), |rtt| format!(", round trip {} ms", rtt.as_millis()))
                     );
                     self.core.metrics.count_close(&closed, srtt);
-                    self.core.on_closed(slot, &closed);
+                    // The handler first: the connection (its final statistics) is still there.
                     let (handler, mut ctx) = self.ctx();
                     handler.on_close(&mut ctx, id, &closed);
+                    self.core.on_closed(slot, &closed);
                 }
                 other => handler.on_event(&mut ctx, id, &other),
             }

@@ -115,7 +115,8 @@ pub trait Handler {
     fn on_event(&mut self, ctx: &mut Ctx<'_>, id: ConnId, event: &Event) {}
 
     /// The connection ended; `closed` says why and what was left unsent. Called exactly once per
-    /// opened connection.
+    /// opened connection. [`Ctx::connection`](crate::Ctx::connection) still gives it during this
+    /// call (its final [`stats`](sansio_ws::connection::Connection::stats), for a log line), not after.
     fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {}
 
     /// An outgoing connection failed before it opened.

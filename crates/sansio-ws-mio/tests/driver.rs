@@ -23,6 +23,8 @@ struct Recorder {
     /// Messages the client sends on open; then it closes after as many echoes.
     script: Vec<Message>,
     pongs: usize,
+    /// In `on_close`: the connection's messages received, read through the `Ctx`.
+    received_at_close: Vec<Option<u64>>,
 }
 
 impl Handler for Recorder {
@@ -57,7 +59,8 @@ impl Handler for Recorder {
         }
     }
 
-    fn on_close(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
+    fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
+        self.received_at_close.push(ctx.connection(id).map(|c| c.stats().messages_received));
         self.closed.push((self.roles[&id], closed.clone()));
     }
 
@@ -707,4 +710,6 @@ fn counts_stay_exact_over_many_connect_close_cycles() {
     assert_eq!((stats.open, stats.handshaking, stats.memory_held), (0, 0, 0), "{stats:?}");
     assert_eq!(el.handler().opened.len(), 200);
     assert_eq!(el.handler().closed.len(), 200, "every opened connection reported its end");
+    // During on_close the connection is still there, with its final statistics.
+    assert_eq!(el.handler().received_at_close, vec![Some(0); 200]);
 }

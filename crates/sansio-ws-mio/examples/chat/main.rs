@@ -138,7 +138,11 @@ impl Handler for Chat {
         } else {
             String::new()
         };
-        eprintln!("chat: {id}: left: {}{unsent} ({peers} here)", closed.cause);
+        let stats = ctx.connection(id).map(|c| c.stats()).unwrap_or_default();
+        eprintln!(
+            "chat: {id}: left: {}; {} lines in, {} out{unsent} ({peers} here)",
+            closed.cause, stats.messages_received, stats.messages_sent
+        );
         self.announce(ctx, id, "left");
     }
 }
