@@ -29,6 +29,10 @@
 //! | [`DriverConfig::memory_budget`]: what all connections hold together (send queues and their peers' data, partial messages included) | 256 MiB | connections holding more than an even share (at most one read) are not read until the total is under ⅞ of it; still over (or still pausing) after [`DriverConfig::memory_grace`] (2 s), the largest holders are closed with `1013 Try Again Later` until the rest are under ⅞ ([`Handler::on_memory_budget`], [`Metrics::budget_closes`]) |
 //! | [`DriverConfig::max_connections`] | 10 000 established | a request completing its handshake gets `503` with `Retry-After` ([`DriverConfig::busy_retry_after`], 5 s) |
 //!
+//! [`Metrics`] count what each loop does (requests by outcome, ends by cause, traffic, the load
+//! limits), readable from any thread; with the `log` feature the loop also reports through the
+//! `log` facade.
+//!
 //! Reads go into one buffer the loop shares, and each connection copies out (unmasking large
 //! payloads in the same pass) only what it has not yet made into messages; writes are vectored; write interest is
 //! registered only while output is pending; readiness is edge-triggered, so every socket is read
