@@ -4,9 +4,10 @@
 # any failed. Bounded: every scenario has its own time limit, nothing leaves the machine.
 #
 #   scripts/stress.sh            the full scenarios (10 M Pings, 10 000 slowloris sockets, 50 peers
-#                                holding 300 MiB against a 256 MiB budget…), about two minutes
+#                                holding 300 MiB against a 256 MiB budget, 50 000 connections
+#                                coming and going, SIGTERM with 500 clients…), about a minute and a half
 #   scripts/stress.sh --short    the short form CI runs (1 M Pings, 2 000 sockets, a 32 MiB
-#                                budget…), about half a minute
+#                                budget, 5 000 connections, 200 clients…), about half a minute
 #   scripts/stress.sh [--short] SCENARIO…   only these
 #
 # Logs (each server's stderr, each scenario's output) go to target/stress/.
@@ -30,7 +31,7 @@ for arg in "$@"; do
     esac
 done
 if [ ${#SCENARIOS[@]} -eq 0 ]; then
-    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown shutdown-twice fd-exhaustion metrics)
+    SCENARIOS=(ping-flood-limited ping-flood non-reader overload large-partials slowloris tls-hello shutdown shutdown-twice fd-exhaustion metrics churn)
 fi
 
 OUT=target/stress
@@ -89,8 +90,8 @@ for scenario in "${SCENARIOS[@]}"; do
         overload | large-partials) [ ${#SHORT[@]} -gt 0 ] && server_args=(--memory-budget-mib 32) ;;
         # Two loops on one port; the scenario sends SIGTERM itself.
         shutdown | shutdown-twice) server_args=(--threads 2 --drain-timeout 5) ;;
-        fd-exhaustion) server_args=(--threads 1) ;;
-        metrics) server_args=(--metrics "127.0.0.1:$((PORT + 1))") ;;
+        fd-exhaustion) server_args=(--threads 1 --metrics "127.0.0.1:$((PORT + 1))") ;;
+        metrics | churn) server_args=(--metrics "127.0.0.1:$((PORT + 1))") ;;
     esac
     echo "==> $scenario${SHORT:+ (short)}"
     start_server "$scenario" "${server_args[@]}"

@@ -41,9 +41,12 @@ scenarios:
                       within its 5 s drain timeout
   shutdown-twice      a client that never answers the Close keeps the drain going; a second SIGTERM
                       makes the server exit at once
+  churn               50 000 connections (short: 5 000) come and go, upgraded and closed, refused, or
+                      dropped at once; then the server's metrics count each exactly (--metrics on
+                      the next port)
   metrics             connections that end in known ways, then a scrape of the server's
                       /metrics on the port after ADDR's (--metrics): every count is there
-  fd-exhaustion       against a server limited to 64 descriptors, 80 clients: the ones it cannot
+  fd-exhaustion       against a server limited to 64 descriptors, 100 clients: the ones it cannot
                       accept wait, the open ones are still served, and once some close the waiting
                       ones get in within a second, with no new client to wake the server
 
@@ -128,6 +131,7 @@ fn main() {
         "shutdown-twice" => shutdown_twice(addr, server_pid),
         "fd-exhaustion" => fd_exhaustion(addr),
         "metrics" => metrics(addr),
+        "churn" => churn(addr, scale),
         other => {
             eprintln!("stress: unknown scenario {other}\n\n{USAGE}");
             std::process::exit(2);
@@ -733,7 +737,7 @@ fn shutdown_twice(addr: SocketAddr, pid: Option<u32>) -> io::Result<Verdict> {
 
 /// More clients than the server has descriptors for; then some leave.
 fn fd_exhaustion(addr: SocketAddr) -> io::Result<Verdict> {
-    const CLIENTS: usize = 80;
+    const CLIENTS: usize = 100;
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..CLIENTS {
         let tx = tx.clone();
@@ -784,7 +788,9 @@ fn fd_exhaustion(addr: SocketAddr) -> io::Result<Verdict> {
         }
     }
     let bound = Duration::from_secs(1);
-    let pass = served && failed.is_empty() && last.is_some_and(|t| t <= bound);
+    let reported =
+        scrape(addr).ok().and_then(|t| sample(&t, "sansio_ws_accept_errors_total{kind=\"out_of_descriptors\"}"));
+    let pass = served && failed.is_empty() && last.is_some_and(|t| t <= bound) && reported.is_some_and(|n| n > 0);
     let figures = format!(
         "{taken} of {CLIENTS} clients got in, {waiting} waited; the open ones were {}served; {leaving} left, and the waiting ones {}{}",
         if served { "" } else { "NOT " },
@@ -793,6 +799,9 @@ fn fd_exhaustion(addr: SocketAddr) -> io::Result<Verdict> {
             _ => "did not all get in".to_string(),
         },
         failed.first().map_or(String::new(), |f| format!(" (first failure: {f})"))
+    ) + &format!(
+        "; the metrics count {} accept errors for want of descriptors",
+        reported.map_or("NO".to_string(), |n| n.to_string())
     );
     Ok(Verdict { pass, figures })
 }
@@ -814,11 +823,7 @@ fn metrics(addr: SocketAddr) -> io::Result<Verdict> {
     let _closed = tls.read_to_end(&mut Vec::new());
     // The loop publishes its metrics every turn: give it one.
     thread::sleep(Duration::from_millis(100));
-    let metrics_addr = SocketAddr::new(addr.ip(), addr.port() + 1);
-    let mut scrape = TcpStream::connect(metrics_addr)?;
-    scrape.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")?;
-    let mut text = String::new();
-    scrape.read_to_string(&mut text)?;
+    let text = scrape(addr)?;
     let want = [
         "sansio_ws_connections_opened_total 3",
         "sansio_ws_connections_closed_total{cause=\"clean_remote\"} 3",
@@ -834,5 +839,85 @@ fn metrics(addr: SocketAddr) -> io::Result<Verdict> {
     } else {
         format!("missing from the scrape: {missing:?}")
     };
+    Ok(Verdict { pass, figures })
+}
+
+/// The server's metrics, from the port after `addr`'s (the server runs with `--metrics`).
+fn scrape(addr: SocketAddr) -> io::Result<String> {
+    let mut sock = TcpStream::connect(SocketAddr::new(addr.ip(), addr.port() + 1))?;
+    sock.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    let mut text = String::new();
+    sock.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// The value of the sample `name` (with its labels) in a scrape.
+fn sample(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Connections come and go in three ways; the server's counts must match exactly.
+fn churn(addr: SocketAddr, scale: Scale) -> io::Result<Verdict> {
+    let cycles: usize = scale.pick(50_000, 5_000);
+    let start = Instant::now();
+    let (mut upgraded, mut refused, mut dropped) = (0u64, 0u64, 0u64);
+    for i in 0..cycles {
+        match i % 5 {
+            // Upgraded, one echo, the close handshake: the server closes TCP first.
+            0 | 1 => {
+                let mut sock = upgrade(addr)?;
+                sock.write_all(&frame(0x81, b"x"))?;
+                read_frame(&mut sock)?;
+                sock.write_all(&frame(0x88, &1000u16.to_be_bytes()))?;
+                read_frame(&mut sock)?;
+                let _eof = sock.read_to_end(&mut Vec::new());
+                upgraded += 1;
+            }
+            // Not a WebSocket request: 400, and the server closes first.
+            2 | 3 => {
+                let mut sock = TcpStream::connect(addr)?;
+                sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")?;
+                let _answer = sock.read_to_end(&mut Vec::new());
+                refused += 1;
+            }
+            // Gone at once, before a byte.
+            _ => {
+                drop(TcpStream::connect(addr)?);
+                dropped += 1;
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    // The last sockets linger (up to 2 s) and the loops publish at each turn.
+    let mut text = String::new();
+    for _ in 0..50 {
+        thread::sleep(Duration::from_millis(100));
+        text = scrape(addr)?;
+        if sample(&text, "sansio_ws_connections_handshaking") == Some(0)
+            && sample(&text, "sansio_ws_connections_open") == Some(0)
+        {
+            break;
+        }
+    }
+    let got = |name: &str| sample(&text, name).unwrap_or(u64::MAX);
+    let checks = [
+        ("connections_open", got("sansio_ws_connections_open"), 0),
+        ("connections_handshaking", got("sansio_ws_connections_handshaking"), 0),
+        ("accepted", got("sansio_ws_accepted_total"), cycles as u64),
+        ("connections_opened", got("sansio_ws_connections_opened_total"), upgraded),
+        ("closed clean_remote", got("sansio_ws_connections_closed_total{cause=\"clean_remote\"}"), upgraded),
+        ("refused bad_request", got("sansio_ws_requests_refused_total{reason=\"bad_request\"}"), refused),
+    ];
+    let wrong: Vec<String> = checks
+        .iter()
+        .filter(|(_, got, want)| got != want)
+        .map(|(name, got, want)| format!("{name} {got} (want {want})"))
+        .collect();
+    let pass = wrong.is_empty();
+    let figures = format!(
+        "{cycles} connections in {:.1} s ({upgraded} upgraded and closed, {refused} refused with 400, {dropped} dropped at once): {}",
+        elapsed.as_secs_f64(),
+        if pass { "every count exact, nothing left open".to_string() } else { format!("WRONG: {}", wrong.join(", ")) }
+    );
     Ok(Verdict { pass, figures })
 }
