@@ -13,8 +13,9 @@
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sansio_ws::connection::{Closed, Message};
 use sansio_ws::error::SendError;
@@ -31,14 +32,19 @@ mod prometheus;
 mod shutdown;
 
 const PAGE: &str = include_str!("page.html");
-/// Longest chat line accepted; longer ones are cut.
+/// Longest chat line accepted, in characters; a longer one is refused with an error to its sender.
 const MAX_LINE: usize = 2000;
+/// Lines kept for those who join (or come back): the conversation so far, bounded.
+const HISTORY: usize = 100;
 
 /// One loop's handler; what the loops share is the peer count and whether the server is
 /// shutting down.
 struct Chat {
     peers: Arc<AtomicUsize>,
     shutting_down: Arc<AtomicBool>,
+    /// The last lines said, shared by the loops; held while a line is broadcast, so the history
+    /// and what everyone receives are in the same order.
+    history: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Chat {
@@ -47,6 +53,25 @@ impl Chat {
         let server = ctx.server().expect("the chat runs as a server");
         if server.broadcast(Message::Text(value.to_string().into())).is_err() {
             eprintln!("chat: a loop has stopped; the line reached the others only");
+        }
+    }
+
+    /// Says `text` from `id` to everyone, and keeps it for those who join later.
+    fn say(&self, ctx: &mut Ctx<'_>, id: ConnId, text: &str) {
+        let line = json!({"type": "message", "from": id.to_string(), "text": text, "at": unix_millis()});
+        let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(line.to_string());
+        self.broadcast(ctx, &line);
+    }
+
+    /// Tells `id` alone what was wrong with what it sent.
+    fn error(ctx: &mut Ctx<'_>, id: ConnId, text: &str) {
+        let reply = json!({"type": "error", "text": text});
+        if let Err(refused) = ctx.send(id, Message::Text(reply.to_string().into())) {
+            eprintln!("chat: {id}: an error reply refused: {refused}");
         }
     }
 
@@ -66,6 +91,15 @@ impl Handler for Chat {
                 let body = prometheus::exposition(ctx.server().expect("the chat runs as a server"));
                 Some(Reject::new(200).with_header("Content-Type", prometheus::CONTENT_TYPE).with_body(body))
             }
+            // A plain GET where the WebSocket is: say what is expected.
+            "/ws" => Some(
+                Reject::new(426)
+                    .with_header("Upgrade", "websocket")
+                    .with_header("Sec-WebSocket-Version", "13")
+                    .with_body(
+                        "this is the chat's WebSocket: connect with a WebSocket client, or open / in a browser\n",
+                    ),
+            ),
             "/" | "/index.html" => Some(
                 Reject::new(200)
                     .with_header("Content-Type", "text/html; charset=utf-8")
@@ -87,7 +121,11 @@ impl Handler for Chat {
     fn on_open(&mut self, ctx: &mut Ctx<'_>, id: ConnId, opened: &Opened) {
         let peers = self.peers.fetch_add(1, Ordering::Relaxed) + 1;
         eprintln!("chat: {id}: joined from {} ({peers} here)", opened.peer);
-        let hello = json!({"type": "welcome", "you": id.to_string()});
+        let history: Vec<serde_json::Value> = {
+            let history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            history.iter().filter_map(|line| serde_json::from_str(line).ok()).collect()
+        };
+        let hello = json!({"type": "welcome", "you": id.to_string(), "max_line": MAX_LINE, "history": history});
         if let Err(refused) = ctx.send(id, Message::Text(hello.to_string().into())) {
             eprintln!("chat: {id}: welcome refused: {refused}");
         }
@@ -95,16 +133,18 @@ impl Handler for Chat {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
-        let Message::Text(text) = message else { return };
-        let mut line: &str = text.as_str();
-        if line.len() > MAX_LINE {
-            let mut end = MAX_LINE;
-            while !line.is_char_boundary(end) {
-                end -= 1;
-            }
-            line = &line[..end];
+        let Message::Text(text) = message else {
+            return Self::error(ctx, id, "the chat takes text messages, not binary");
+        };
+        let line = text.as_str().trim();
+        let chars = line.chars().count();
+        if line.is_empty() {
+            // Nothing to say: not broadcast, not an error either.
+        } else if chars > MAX_LINE {
+            Self::error(ctx, id, &format!("that line has {chars} characters; the most is {MAX_LINE}: it was not sent"));
+        } else {
+            self.say(ctx, id, line);
         }
-        self.broadcast(ctx, &json!({"type": "message", "from": id.to_string(), "text": line}));
     }
 
     /// The slow-consumer policy: a reader whose queue is over its high-water mark (4 MiB by
@@ -155,6 +195,12 @@ A chat room in the browser: open http://ADDR/ (default 127.0.0.1:9001) in two ta
 options:
 ";
 
+/// Milliseconds since the Unix epoch, for the time stamp of a line.
+fn unix_millis() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn main() {
     let usage = format!("{USAGE}{}", options::SERVER_OPTIONS);
     let options = options::or_usage("chat", &usage, options::ServerOptions::parse(&usage, |_, _| Ok(false)));
@@ -173,8 +219,12 @@ fn serve(options: &options::ServerOptions) -> std::io::Result<()> {
     let peers = Arc::new(AtomicUsize::new(0));
     let shutting_down = Arc::new(AtomicBool::new(false));
     let flag = shutting_down.clone();
-    let mut server =
-        Server::new(config, options.threads, |_| Chat { peers: peers.clone(), shutting_down: flag.clone() })?;
+    let history = Arc::new(Mutex::new(VecDeque::with_capacity(HISTORY)));
+    let mut server = Server::new(config, options.threads, |_| Chat {
+        peers: peers.clone(),
+        shutting_down: flag.clone(),
+        history: history.clone(),
+    })?;
     let local = server
         .listen(options.addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.addr)))?;

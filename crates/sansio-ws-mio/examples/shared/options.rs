@@ -72,7 +72,13 @@ impl ServerOptions {
                         return Err(format!("unknown option {a}"));
                     }
                 }
-                a => options.addr = a.parse().map_err(|e| format!("address {a}: {e}"))?,
+                // An address, or a bare port on the loopback interface.
+                a => {
+                    options.addr = match a.parse::<u16>() {
+                        Ok(port) => SocketAddr::from(([127, 0, 0, 1], port)),
+                        Err(_) => a.parse().map_err(|e| format!("address {a} (HOST:PORT, or a port): {e}"))?,
+                    }
+                }
             }
         }
         Ok(options)
