@@ -83,7 +83,8 @@ pub struct Metrics {
     pub messages_queued: u64,
     /// Pings received from peers.
     pub pings_received: u64,
-    /// Pongs received (answers to heartbeats and to the application's Pings).
+    /// Pongs received that answer the application's own Pings (the heartbeat's are taken by the
+    /// connection: its round trips are in [`srtt_buckets`](Self::srtt_buckets)).
     pub pongs_received: u64,
     /// Connections' smoothed round-trip times when they ended (those that measured one), by
     /// bucket: at most each of [`SRTT_BUCKET_BOUNDS`], then slower.

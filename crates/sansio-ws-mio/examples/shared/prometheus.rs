@@ -124,7 +124,7 @@ impl Collector for ServerMetrics {
         counters(
             &mut e,
             "control_frames",
-            "Pings and Pongs received.",
+            "Pings received, and Pongs answering the application's own Pings.",
             None,
             "kind",
             &[("ping", m.pings_received), ("pong", m.pongs_received)],
