@@ -204,8 +204,10 @@ run_browser() {
     if start_server "$OUT/chat.log" "$BIN/chat" 127.0.0.1:0; then
         local chat_pid=$SERVER_PID
         rm -f "$OUT/chat.png"
-        run_checks browser timeout 150 "$PY" "$ROOT/tests/interop/browser.py" \
-            "$CHROMIUM" "$SERVER_URL/" "$OUT/chat.png" "$OUT"
+        # The chat's pid and command line: the browser check stops it with SIGTERM, then starts it
+        # again on the same address and expects the pages to reconnect by themselves.
+        run_checks browser timeout 180 "$PY" "$ROOT/tests/interop/browser.py" \
+            "$CHROMIUM" "$SERVER_URL/" "$OUT/chat.png" "$OUT" "$chat_pid" "$BIN/chat"
         stop_server "$chat_pid"
     else
         record browser FAIL "chat example starts" "see target/interop/chat.log"

@@ -3,11 +3,14 @@
 Starts Chromium with a DevTools port, drives it over the Chrome DevTools Protocol (a WebSocket,
 spoken with the Python `websockets` client), opens the chat in two pages, types a message in each,
 and checks that each page shows both messages and two peers; then closes one page and checks that
-the other sees the peer leave. A screenshot of the first page is saved.
+the other sees the peer leave. Then it stops the chat with SIGTERM (the page must say it was
+closed with 1001 and what that means, and count down to reconnecting), starts the same chat again on
+the same address, and checks the page reconnects by itself and shows the conversation so far.
+Screenshots of the first page, connected and disconnected, are saved.
 
 Prints one `PASS name` or `FAIL name: detail` line per check; exits non-zero on any failure.
 
-Usage: browser.py CHROMIUM CHAT_URL SCREENSHOT.png WORK_DIR
+Usage: browser.py CHROMIUM CHAT_URL SCREENSHOT.png WORK_DIR CHAT_PID CHAT_COMMAND...
 """
 
 import asyncio
@@ -36,6 +39,9 @@ CHECKS = [
     "page B shows both messages (its own marked as ours)",
     "screenshot saved",
     "page B closed, page A counts 1 peer and stays connected",
+    "the server shuts down on SIGTERM, page A shows the 1001 in words and counts down to reconnecting",
+    "screenshot of the disconnected page saved",
+    "the server starts again, page A reconnects by itself and still shows the conversation",
 ]
 
 
@@ -162,7 +168,42 @@ async def shows_both(checks: Checks, page: Page, own: str, other: str) -> None:
     checks.report(f"page {page.name} shows both messages (its own marked as ours)", ok, f"log: {lines}")
 
 
-async def drive(checks: Checks, endpoint: str, chat_url: str, screenshot: str) -> None:
+async def screenshot_to(checks: Checks, page: "Page", path: str, check: str) -> None:
+    shot = await page.call("Page.captureScreenshot", {"format": "png"})
+    data = base64.b64decode(shot["data"])
+    with open(path, "wb") as f:
+        f.write(data)
+    checks.report(check, data.startswith(b"\x89PNG") and len(data) > 1000, f"{len(data)} bytes")
+    print(f"  (screenshot: {path})", flush=True)
+
+
+async def restart(checks: Checks, a: "Page", chat: list[str], chat_pid: int, screenshot: str, said: str) -> None:
+    """SIGTERM to the chat, then the same chat again on the same address: page A must say why it
+    was disconnected, then reconnect by itself and show what was said before."""
+    os.kill(chat_pid, signal.SIGTERM)
+    ok, status = await a.wait_for(STATUS, lambda v: v is not None and "1001" in v and "going away" in v and "reconnecting" in v)
+    checks.report(CHECKS[10], ok, f"status {status!r}")
+    await screenshot_to(checks, a, screenshot.replace(".png", "-disconnected.png"), CHECKS[11])
+    # The first process must be gone before the second binds the address.
+    for _ in range(100):
+        try:
+            os.kill(chat_pid, 0)
+        except ProcessLookupError:
+            break
+        await asyncio.sleep(0.05)
+    log = open(os.path.join(os.path.dirname(screenshot), "chat-restarted.log"), "wb")
+    second = subprocess.Popen(chat, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        ok, status = await a.wait_for(STATUS, lambda v: v == "connected")
+        lines = await a.eval(LOG) or []
+        history = any(t.endswith(said) for _, t in lines)
+        checks.report(CHECKS[12], ok and history, f"status {status!r}, log {lines}")
+    finally:
+        second.terminate()
+        second.wait(10)
+
+
+async def drive(checks: Checks, endpoint: str, chat_url: str, screenshot: str, chat: list[str], chat_pid: int) -> None:
     async with connect(endpoint, max_size=None, proxy=None, ping_interval=None, compression=None) as ws:
         cdp = Cdp(ws)
         a = await open_page(cdp, "A", chat_url)
@@ -185,18 +226,14 @@ async def drive(checks: Checks, endpoint: str, chat_url: str, screenshot: str) -
         await shows_both(checks, a, said["A"], said["B"])
         await shows_both(checks, b, said["B"], said["A"])
 
-        shot = await a.call("Page.captureScreenshot", {"format": "png"})
-        data = base64.b64decode(shot["data"])
-        with open(screenshot, "wb") as f:
-            f.write(data)
-        checks.report("screenshot saved", data.startswith(b"\x89PNG") and len(data) > 1000, f"{len(data)} bytes")
-        print(f"  (screenshot: {screenshot})", flush=True)
+        await screenshot_to(checks, a, screenshot, "screenshot saved")
 
         await cdp.call("Target.closeTarget", {"targetId": b.target})
         ok, peers = await a.wait_for(PEERS, lambda v: v == "1")
         status = await a.eval(STATUS)
         ok = ok and status == "connected"
         checks.report("page B closed, page A counts 1 peer and stays connected", ok, f"peers {peers!r}, {status!r}")
+        await restart(checks, a, chat, chat_pid, screenshot, said["A"])
         try:
             await cdp.call("Browser.close")
         except CdpError:
@@ -245,7 +282,9 @@ def stop(browser: subprocess.Popen) -> None:
 
 
 def main() -> None:
-    chromium, chat_url, screenshot, work = sys.argv[1:5]
+    chromium, chat_url, screenshot, work, chat_pid = sys.argv[1:6]
+    # The chat's command line, to start it again on the same address after the SIGTERM.
+    chat = sys.argv[6:] + [chat_url.removeprefix("http://").rstrip("/")]
     profile = os.path.join(work, "chromium-profile")
     shutil.rmtree(profile, ignore_errors=True)
     os.makedirs(profile)
@@ -279,7 +318,7 @@ def main() -> None:
             checks.report(CHECKS[0], False, f"{type(e).__name__}: {e}")
             raise
         checks.report(CHECKS[0], True)
-        asyncio.run(asyncio.wait_for(drive(checks, endpoint, chat_url, screenshot), 90))
+        asyncio.run(asyncio.wait_for(drive(checks, endpoint, chat_url, screenshot, chat, int(chat_pid)), 120))
     except Exception as e:  # noqa: BLE001 - any error ends the run, and the checks left fail
         checks.not_run(f"{type(e).__name__}: {e}")
     finally:
