@@ -340,4 +340,213 @@ mod tests {
         assert_eq!(hb.rtt.latest, Some(Duration::from_secs(11)));
         assert_eq!(hb.deadline(), Instant::from_secs(71), "probe over: back to keepalive");
     }
+
+    /// The sequence number a heartbeat Ping carries (bytes 4..12, big-endian).
+    fn seq_of(p: &[u8; PING_LEN]) -> u64 {
+        u64::from_be_bytes(p[4..12].try_into().unwrap())
+    }
+
+    /// A Pong payload as a peer could forge it: the tag, a sequence number and a send time.
+    fn forged(seq: u64, sent: Instant) -> [u8; PING_LEN] {
+        let mut p = [0u8; PING_LEN];
+        p[..4].copy_from_slice(TAG);
+        p[4..12].copy_from_slice(&seq.to_be_bytes());
+        p[12..].copy_from_slice(&sent.as_nanos().to_be_bytes());
+        p
+    }
+
+    /// The payload layout: the tag, then the sequence number and the send time, both big-endian.
+    /// Every Ping (a retry included) has the next sequence number.
+    #[test]
+    fn pings_carry_the_tag_a_sequence_number_and_the_send_time() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let first = ping_at(&mut hb, Instant::from_secs(30));
+        assert_eq!(first, forged(0, Instant::from_secs(30)));
+        let retry = ping_at(&mut hb, Instant::from_secs(40));
+        assert_eq!(retry, forged(1, Instant::from_secs(40)));
+        let second_retry = ping_at(&mut hb, Instant::from_secs(60));
+        assert_eq!([seq_of(&first), seq_of(&retry), seq_of(&second_retry)], [0, 1, 2]);
+    }
+
+    /// Known samples through real Pings and Pongs give known SRTT, RTTVAR and deadlines. A jittery
+    /// link (1 s, then 5 s) has SRTT 1.5 s but RTTVAR 1.375 s, and the deadline is
+    /// 1.5 s + 4·1.375 s = 7 s; on a steady link with the same SRTT it would be the 3 s floor.
+    #[test]
+    fn a_jittery_link_waits_for_four_deviations_above_the_mean() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let p = ping_at(&mut hb, Instant::from_secs(30));
+        assert!(hb.on_pong(Instant::from_secs(31), &p));
+        hb.on_receive(Instant::from_secs(31));
+        // First sample R = 1 s: SRTT = 1 s, RTTVAR = 0.5 s; deadline 1 + 2 = 3 s (the floor, exactly).
+        assert_eq!((hb.rtt.srtt, hb.rtt.rttvar), (Some(Duration::from_secs(1)), Duration::from_millis(500)));
+        assert_eq!(hb.pong_timeout(0), Duration::from_secs(3));
+
+        assert_eq!(hb.deadline(), Instant::from_secs(61), "next keepalive 30 s after the Pong");
+        let p = ping_at(&mut hb, Instant::from_secs(61));
+        assert_eq!(hb.deadline(), Instant::from_secs(64), "Pong deadline SRTT + 4·RTTVAR = 3 s");
+        // The Pong comes 5 s after its Ping, before the deadline was handled: the probe ends.
+        assert!(hb.on_pong(Instant::from_secs(66), &p));
+        hb.on_receive(Instant::from_secs(66));
+        // RTTVAR = (3·0.5 + |1 − 5|) / 4 = 1.375 s; SRTT = (7·1 + 5) / 8 = 1.5 s.
+        assert_eq!(hb.rtt.rttvar, Duration::from_millis(1375));
+        assert_eq!(hb.rtt.srtt, Some(Duration::from_millis(1500)));
+        assert_eq!(hb.rtt.latest, Some(Duration::from_secs(5)));
+        assert_eq!(hb.pong_timeout(0), Duration::from_secs(7));
+        assert_eq!(hb.pong_timeout(1), Duration::from_secs(14));
+        assert_eq!(hb.pong_timeout(2), Duration::from_secs(28));
+        assert_eq!(hb.pong_timeout(3), Duration::from_secs(30));
+
+        let steady = Heartbeat {
+            rtt: RttEstimate { srtt: Some(Duration::from_millis(1500)), rttvar: Duration::ZERO, latest: None },
+            ..Heartbeat::new(cfg(), Instant::ZERO)
+        };
+        assert_eq!(steady.pong_timeout(0), Duration::from_secs(3), "no deviation: the floor");
+
+        let next = ping_at(&mut hb, Instant::from_secs(96));
+        assert_eq!(seq_of(&next), 2);
+        assert_eq!(hb.deadline(), Instant::from_secs(103));
+    }
+
+    /// A link whose round trip is above the floor: 4 s gives SRTT 4 s, RTTVAR 2 s and a deadline of
+    /// 4 + 8 = 12 s, then 24 s and the 30 s ceiling per miss, dead 66 s after the first unanswered
+    /// Ping. The retries carry the next sequence numbers, and `last_rtt` is the 4 s sample.
+    #[test]
+    fn a_slow_link_backs_off_from_its_own_estimate() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let p = ping_at(&mut hb, Instant::from_secs(30));
+        assert!(hb.on_pong(Instant::from_secs(34), &p));
+        hb.on_receive(Instant::from_secs(34));
+        assert_eq!((hb.rtt.srtt, hb.rtt.rttvar), (Some(Duration::from_secs(4)), Duration::from_secs(2)));
+
+        let first = ping_at(&mut hb, Instant::from_secs(64));
+        assert_eq!(hb.deadline(), Instant::from_secs(76));
+        assert_eq!(hb.on_timeout(Instant::from_secs(75)), Action::Nothing, "a second early");
+        let r1 = ping_at(&mut hb, Instant::from_secs(76));
+        assert_eq!(hb.deadline(), Instant::from_secs(100));
+        let r2 = ping_at(&mut hb, Instant::from_secs(100));
+        assert_eq!(hb.deadline(), Instant::from_secs(130), "capped at the ceiling");
+        assert_eq!([seq_of(&first), seq_of(&r1), seq_of(&r2)], [1, 2, 3]);
+        assert_eq!(hb.on_timeout(Instant::from_millis(129_999)), Action::Nothing);
+        assert_eq!(
+            hb.on_timeout(Instant::from_secs(130)),
+            Action::Dead { misses: 3, last_rtt: Some(Duration::from_secs(4)) }
+        );
+        assert_eq!(hb.deadline(), Instant::from_secs(64), "no probe is left once dead");
+    }
+
+    /// A driver that wakes up after a deadline (a busy machine) acts as at the deadline, counting
+    /// the back-off from the moment it acts.
+    #[test]
+    fn a_late_wake_up_still_acts() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let p = ping_at(&mut hb, Instant::from_secs(33));
+        assert_eq!(p, forged(0, Instant::from_secs(33)));
+        assert_eq!(hb.deadline(), Instant::from_secs(43));
+        assert_eq!(hb.on_timeout(Instant::from_secs(42)), Action::Nothing);
+        let r = ping_at(&mut hb, Instant::from_secs(45));
+        assert_eq!(r, forged(1, Instant::from_secs(45)));
+        assert_eq!(hb.deadline(), Instant::from_secs(65), "20 s from the retry");
+        ping_at(&mut hb, Instant::from_secs(70));
+        assert_eq!(hb.deadline(), Instant::from_secs(100));
+        assert_eq!(hb.on_timeout(Instant::from_secs(200)), Action::Dead { misses: 3, last_rtt: None });
+    }
+
+    /// Data counts as a sign of life only when it arrived after the Ping was sent: bytes read at
+    /// the very instant the Ping left were read before it (the driver reads, then handles timers).
+    #[test]
+    fn data_read_at_the_instant_of_the_ping_does_not_prove_life() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        ping_at(&mut hb, Instant::from_secs(30));
+        hb.on_receive(Instant::from_secs(30));
+        let retry = ping_at(&mut hb, Instant::from_secs(40));
+        assert_eq!(seq_of(&retry), 1);
+        // One nanosecond later is after the retry: alive, back to the keepalive interval.
+        hb.on_receive(Instant::from_nanos(40_000_000_001));
+        assert_eq!(hb.on_timeout(Instant::from_secs(60)), Action::Nothing);
+        assert_eq!(hb.deadline(), Instant::from_nanos(70_000_000_001));
+    }
+
+    /// A Pong that answers no Ping we sent (a sequence number not used yet), or claims a send time
+    /// in the future, is not ours: no sample, and the probe goes on.
+    #[test]
+    fn pongs_that_answer_no_ping_are_not_ours() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let p = ping_at(&mut hb, Instant::from_secs(30));
+        let t = Instant::from_secs(31);
+        assert!(!hb.on_pong(t, &forged(1, Instant::from_secs(30))), "sequence number never sent");
+        assert!(!hb.on_pong(t, &forged(u64::MAX, Instant::from_secs(30))));
+        assert!(!hb.on_pong(t, &forged(0, Instant::from_millis(31_001))), "sent after it arrived");
+        assert!(!hb.on_pong(t, &forged(0, Instant::from_secs(3600))));
+        // Truncated or lengthened payloads.
+        assert!(!hb.on_pong(t, &p[..PING_LEN - 1]));
+        assert!(!hb.on_pong(t, &p[..11]));
+        assert!(!hb.on_pong(t, &p[..4]));
+        let mut longer = [0u8; PING_LEN + 1];
+        longer[..PING_LEN].copy_from_slice(&p);
+        assert!(!hb.on_pong(t, &longer));
+        let mut wrong_tag = p;
+        wrong_tag[0] = b'S';
+        assert!(!hb.on_pong(t, &wrong_tag));
+        assert_eq!(hb.rtt, RttEstimate::default(), "no sample from any of them");
+        assert_eq!(hb.deadline(), Instant::from_secs(40), "the probe goes on");
+        // The real Pong is accepted.
+        assert!(hb.on_pong(t, &p));
+        assert_eq!(hb.rtt.latest, Some(Duration::from_secs(1)));
+    }
+
+    /// A Pong read at the very instant its Ping was sent (a zero round trip on a simulated or
+    /// loopback link) is a valid sample of zero.
+    #[test]
+    fn a_zero_round_trip_is_a_sample() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let p = ping_at(&mut hb, Instant::from_secs(30));
+        assert!(hb.on_pong(Instant::from_secs(30), &p));
+        assert_eq!((hb.rtt.srtt, hb.rtt.rttvar), (Some(Duration::ZERO), Duration::ZERO));
+        assert_eq!(hb.pong_timeout(0), Duration::from_secs(3), "the floor");
+        assert_eq!(hb.deadline(), Instant::from_secs(30), "probe over: keepalive from the last receive");
+    }
+
+    /// An early Pong ends the probe at once; a Pong of an earlier probe's Ping gives a sample but
+    /// does not end the current probe, whose own Ping is still unanswered.
+    #[test]
+    fn only_a_pong_of_this_probe_ends_it() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        let old = ping_at(&mut hb, Instant::from_secs(30));
+        hb.on_receive(Instant::from_secs(35)); // data: alive, the first probe ends at its deadline
+        assert_eq!(hb.on_timeout(Instant::from_secs(40)), Action::Nothing);
+        let current = ping_at(&mut hb, Instant::from_secs(65));
+        assert_eq!(seq_of(&current), 1);
+        assert_eq!(hb.deadline(), Instant::from_secs(75));
+
+        // The first probe's Pong arrives now: a 37 s sample, but the current probe goes on.
+        assert!(hb.on_pong(Instant::from_secs(67), &old));
+        assert_eq!(hb.rtt.latest, Some(Duration::from_secs(37)));
+        assert_eq!(hb.deadline(), Instant::from_secs(75), "still waiting for the Pong of Ping 1");
+
+        // The current Ping's Pong, early: the probe ends, the back-off resets.
+        assert!(hb.on_pong(Instant::from_secs(68), &current));
+        assert_eq!(hb.rtt.latest, Some(Duration::from_secs(3)));
+        hb.on_receive(Instant::from_secs(68));
+        assert_eq!(hb.deadline(), Instant::from_secs(98));
+    }
+
+    /// A Pong of the retry (not of the first Ping) ends the probe and resets the miss count: the
+    /// next unanswered probe starts again from one miss.
+    #[test]
+    fn a_pong_of_a_retry_resets_the_misses() {
+        let mut hb = Heartbeat::new(cfg(), Instant::ZERO);
+        ping_at(&mut hb, Instant::from_secs(30));
+        let retry = ping_at(&mut hb, Instant::from_secs(40)); // one miss
+        assert!(hb.on_pong(Instant::from_secs(42), &retry));
+        hb.on_receive(Instant::from_secs(42));
+        assert_eq!(hb.rtt.srtt, Some(Duration::from_secs(2)));
+        // A new probe: 2 + 4·1 = 6 s, then 12 s, then 24 s; two misses are not yet death.
+        ping_at(&mut hb, Instant::from_secs(72));
+        assert_eq!(hb.deadline(), Instant::from_secs(78));
+        ping_at(&mut hb, Instant::from_secs(78));
+        assert_eq!(hb.deadline(), Instant::from_secs(90));
+        ping_at(&mut hb, Instant::from_secs(90));
+        assert_eq!(hb.deadline(), Instant::from_secs(114));
+        assert!(matches!(hb.on_timeout(Instant::from_secs(114)), Action::Dead { misses: 3, .. }));
+    }
 }

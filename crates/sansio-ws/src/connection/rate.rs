@@ -87,4 +87,38 @@ mod tests {
         assert!(!r.allow(Instant::from_millis(500)));
         assert!(r.allow(Instant::from_secs(1)));
     }
+
+    #[test]
+    fn the_rate_is_reported_as_configured() {
+        assert_eq!(RateLimit::new(10, Instant::ZERO).per_second(), 10);
+        assert_eq!(RateLimit::new(100, Instant::from_secs(5)).per_second(), 100);
+        assert_eq!(RateLimit::new(0, Instant::ZERO).per_second(), 1, "raised to one a second");
+    }
+
+    /// A refill larger than the room left fills the bucket to the burst and no further: half a
+    /// bucket left, then 0.7 s (7 tokens at 10 a second) gives 10 tokens, not 12.
+    #[test]
+    fn a_refill_never_exceeds_the_burst() {
+        let mut r = RateLimit::new(10, Instant::ZERO);
+        assert!((0..5).all(|_| r.allow(Instant::ZERO)));
+        let at = Instant::from_millis(700);
+        assert_eq!((0..20).filter(|_| r.allow(at)).count(), 10);
+    }
+
+    /// Several tokens earned at once keep the fraction of the next one: from an empty bucket at
+    /// 0 s, 250 ms earn 2 tokens (counted up to 200 ms), and 300 ms completes exactly one more.
+    #[test]
+    fn several_tokens_at_once_keep_the_fraction() {
+        let mut r = RateLimit::new(10, Instant::ZERO);
+        assert!((0..10).all(|_| r.allow(Instant::ZERO)));
+        let at = Instant::from_millis(250);
+        assert_eq!((0..5).filter(|_| r.allow(at)).count(), 2);
+        let at = Instant::from_millis(299);
+        assert!(!r.allow(at), "the third token completes at 300 ms");
+        let at = Instant::from_millis(300);
+        assert_eq!((0..5).filter(|_| r.allow(at)).count(), 1);
+        // 1000 ms later, 10 tokens: the burst, whatever fraction was kept.
+        let at = Instant::from_millis(1300);
+        assert_eq!((0..20).filter(|_| r.allow(at)).count(), 10);
+    }
 }

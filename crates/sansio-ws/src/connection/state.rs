@@ -360,4 +360,112 @@ mod tests {
         assert_eq!(p.step(Role::Server, local_close()), Effects::default());
         assert_eq!(p.initiator(), Some(Side::Local));
     }
+
+    fn local_closing(written: bool, peer_closed: bool) -> Phase {
+        Phase::LocalClosing { code: CloseCode::NORMAL, reason: "bye".into(), idle: false, written, peer_closed }
+    }
+    fn clean(initiator: Side) -> CloseCause {
+        CloseCause::Clean { code: CloseCode::NORMAL, reason: String::new(), initiator }
+    }
+
+    /// What each phase allows, as the lifecycle documents it: frames are read while open and after
+    /// our own Close until the peer's arrives; data is accepted and the timers run only while open.
+    #[test]
+    fn each_phase_reports_its_state_and_what_it_allows() {
+        let violation = ProtocolError::InvalidUtf8 { offset: 3 };
+        // (phase, state, reads frames, accepts sends and runs timers, initiator)
+        let table = [
+            (Phase::Open, State::Open, true, true, None),
+            (local_closing(false, false), State::Closing, true, false, Some(Side::Local)),
+            (local_closing(true, false), State::Closing, true, false, Some(Side::Local)),
+            (local_closing(false, true), State::Closing, false, false, Some(Side::Local)),
+            (
+                Phase::RemoteClosing { code: CloseCode::NORMAL, reason: String::new() },
+                State::Closing,
+                false,
+                false,
+                Some(Side::Remote),
+            ),
+            (Phase::Failing(violation), State::Closing, false, false, None),
+            (Phase::AwaitingEof(clean(Side::Local)), State::Closing, false, false, Some(Side::Local)),
+            (Phase::AwaitingEof(clean(Side::Remote)), State::Closing, false, false, Some(Side::Remote)),
+            (Phase::Closed, State::Closed, false, false, None),
+        ];
+        for (phase, state, reads, open, initiator) in table {
+            assert_eq!(phase.state(), state, "{phase:?}");
+            assert_eq!(phase.reads_frames(), reads, "{phase:?} reads frames");
+            assert_eq!(phase.accepts_sends(), open, "{phase:?} accepts sends");
+            assert_eq!(phase.is_open(), open, "{phase:?} runs the timers");
+            assert_eq!(phase.initiator(), initiator, "{phase:?}");
+        }
+    }
+
+    /// A client that answered the server's Close waits for the server to close the TCP connection,
+    /// remembering who started; a server closes at once.
+    #[test]
+    fn the_client_waits_for_eof_after_answering_the_server() {
+        let mut p = Phase::Open;
+        let fx = p.step(Role::Client, peer_close(1001));
+        assert_eq!(fx.queue_close, Some(CloseOrder { code: CloseCode::GOING_AWAY, reason: String::new() }));
+        assert!(fx.arm_drain && !fx.arm_close && fx.finish.is_none());
+        assert_eq!(p.initiator(), Some(Side::Remote));
+        let fx = p.step(Role::Client, Input::CloseWritten);
+        assert_eq!(fx, Effects { disarm_drain: true, arm_close: true, ..Effects::default() });
+        let cause = CloseCause::Clean { code: CloseCode::GOING_AWAY, reason: String::new(), initiator: Side::Remote };
+        assert_eq!(p, Phase::AwaitingEof(cause.clone()));
+        assert_eq!(p.initiator(), Some(Side::Remote));
+        assert_eq!(p.step(Role::Client, Input::DrainTimeout), Effects::default(), "nothing left to drain");
+        assert_eq!(p.step(Role::Client, Input::CloseTimeout).finish, Some(cause));
+
+        let mut p = Phase::Open;
+        p.step(Role::Server, peer_close(1001));
+        let fx = p.step(Role::Server, Input::CloseWritten);
+        assert!(fx.disarm_drain && !fx.arm_close);
+        assert_eq!(fx.finish.map(|c| c.code()), Some(CloseCode::GOING_AWAY));
+        assert_eq!(p, Phase::Closed);
+    }
+
+    /// Endings from each closing phase: the peer hanging up after its Close is still clean; a
+    /// violation after our Close is out ends at once; the heartbeat and abort end any phase that
+    /// still runs them.
+    #[test]
+    fn endings_from_the_closing_phases() {
+        let remote = || Phase::RemoteClosing { code: CloseCode::from_u16(4000), reason: "x".into() };
+        let mut p = remote();
+        let cause = CloseCause::Clean { code: CloseCode::from_u16(4000), reason: "x".into(), initiator: Side::Remote };
+        assert_eq!(p.step(Role::Server, Input::Eof).finish, Some(cause));
+        let mut p = remote();
+        assert_eq!(p.step(Role::Server, Input::DrainTimeout).finish, Some(CloseCause::DrainTimeout));
+        let mut p = remote();
+        assert_eq!(p.step(Role::Server, Input::CloseTimeout), Effects::default());
+        assert_eq!(p, remote());
+
+        let e = ProtocolError::InvalidUtf8 { offset: 0 };
+        let mut p = local_closing(true, false);
+        assert_eq!(p.step(Role::Client, Input::Violation(e)).finish, Some(CloseCause::ProtocolViolation(e)));
+        let mut p = local_closing(false, false);
+        let fx = p.step(Role::Client, Input::Violation(e));
+        assert_eq!(
+            fx.queue_close.map(|c| c.code),
+            Some(CloseCode::INVALID_PAYLOAD),
+            "the failure's Close replaces ours"
+        );
+        assert!(!fx.arm_drain && fx.finish.is_none(), "the drain deadline is already armed");
+        assert_eq!(p, Phase::Failing(e));
+        for input in [Input::Eof, Input::DrainTimeout] {
+            let mut p = Phase::Failing(e);
+            assert_eq!(p.step(Role::Server, input).finish, Some(CloseCause::ProtocolViolation(e)));
+        }
+
+        let dead = || Input::HeartbeatDead { misses: 3, last_rtt: None };
+        let timeout = CloseCause::HeartbeatTimeout { misses: 3, last_rtt: None };
+        assert_eq!(Phase::Open.step(Role::Server, dead()).finish, Some(timeout.clone()));
+        assert_eq!(local_closing(true, false).step(Role::Server, dead()).finish, Some(timeout));
+        assert_eq!(Phase::Failing(e).step(Role::Server, dead()), Effects::default());
+        for mut p in [Phase::Open, local_closing(false, true), remote(), Phase::Failing(e)] {
+            assert_eq!(p.step(Role::Client, Input::Abort).finish, Some(CloseCause::LocalAbort), "{p:?}");
+        }
+        let mut p = Phase::AwaitingEof(clean(Side::Local));
+        assert_eq!(p.step(Role::Client, Input::Abort).finish, Some(clean(Side::Local)));
+    }
 }

@@ -88,4 +88,21 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn debug_and_display_give_the_name() {
+        use alloc::format;
+        let names = [
+            (OpCode::Continuation, "Continuation"),
+            (OpCode::Text, "Text"),
+            (OpCode::Binary, "Binary"),
+            (OpCode::Close, "Close"),
+            (OpCode::Ping, "Ping"),
+            (OpCode::Pong, "Pong"),
+        ];
+        for (op, name) in names {
+            assert_eq!(format!("{op:?}"), name);
+            assert_eq!(format!("{op}"), name);
+        }
+    }
 }
