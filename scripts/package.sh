@@ -7,11 +7,13 @@
 # there for the same name and version is reused without comparing contents. Our crates keep their
 # version between releases, so a package extracted by an earlier run from the same path would be
 # verified in place of the one just made (failing on any API added since): those extractions are
-# removed first.
+# removed first; and so is target/package, where the verification builds keep what they compiled
+# of those packages (a registry package's build is also reused by name and version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 for name in sansio-ws sansio-ws-mio sansio-ws-tests no-std-check; do
     rm -rf "$cargo_home"/registry/src/-*/"$name"-[0-9]*
 done
+rm -rf "${CARGO_TARGET_DIR:-target}/package"
 cargo package --workspace "$@"

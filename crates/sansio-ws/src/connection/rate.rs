@@ -30,7 +30,10 @@ impl RateLimit {
     pub(crate) fn allow(&mut self, now: Instant) -> bool {
         let elapsed = u128::from(now.as_nanos().saturating_sub(self.since.as_nanos()));
         let refill = elapsed * u128::from(self.per_second) / NANOS_PER_SEC;
-        if refill > 0 {
+        if self.tokens == self.per_second {
+            // A full bucket earns nothing: the time it spends full is not credited later.
+            self.since = now;
+        } else if refill > 0 {
             let room = u128::from(self.per_second - self.tokens);
             if refill >= room {
                 self.tokens = self.per_second;
@@ -69,6 +72,19 @@ mod tests {
         // A long pause refills the bucket, but no higher than the burst.
         assert!((0..10).all(|_| r.allow(Instant::from_secs(60))));
         assert!(!r.allow(Instant::from_secs(60)));
+    }
+
+    /// Time spent with a full bucket earns nothing: a frame 50 ms after the start, then 50 ms
+    /// later the rest of the burst, is 10 frames in all, not 11.
+    #[test]
+    fn a_full_bucket_earns_nothing_while_full() {
+        let mut r = RateLimit::new(10, Instant::ZERO);
+        assert!(r.allow(Instant::from_millis(50)));
+        let at = Instant::from_millis(100);
+        assert_eq!((0..20).filter(|_| r.allow(at)).count(), 9);
+        // The clock restarted when the first token left the full bucket: one more at 150 ms.
+        assert!(!r.allow(Instant::from_millis(149)));
+        assert!(r.allow(Instant::from_millis(150)));
     }
 
     #[test]

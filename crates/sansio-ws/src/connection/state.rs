@@ -138,6 +138,8 @@ impl Phase {
             Phase::LocalClosing { .. } => Some(Side::Local),
             Phase::RemoteClosing { .. } => Some(Side::Remote),
             Phase::AwaitingEof(CloseCause::Clean { initiator, .. }) => Some(*initiator),
+            // The idle timeout's Close is ours.
+            Phase::AwaitingEof(CloseCause::IdleTimeout) => Some(Side::Local),
             _ => None,
         }
     }
@@ -389,6 +391,8 @@ mod tests {
             (Phase::Failing(violation), State::Closing, false, false, None),
             (Phase::AwaitingEof(clean(Side::Local)), State::Closing, false, false, Some(Side::Local)),
             (Phase::AwaitingEof(clean(Side::Remote)), State::Closing, false, false, Some(Side::Remote)),
+            // A client that closed for the idle timeout, waiting for the server's EOF: its close.
+            (Phase::AwaitingEof(CloseCause::IdleTimeout), State::Closing, false, false, Some(Side::Local)),
             (Phase::Closed, State::Closed, false, false, None),
         ];
         for (phase, state, reads, open, initiator) in table {
