@@ -29,21 +29,15 @@ impl RateLimit {
     /// Takes a token for a frame arriving at `now`; `false` when the bucket is empty.
     pub(crate) fn allow(&mut self, now: Instant) -> bool {
         let elapsed = u128::from(now.as_nanos().saturating_sub(self.since.as_nanos()));
-        let refill = elapsed * u128::from(self.per_second) / NANOS_PER_SEC;
+        let earned = elapsed * u128::from(self.per_second) / NANOS_PER_SEC;
+        let refill = earned.min(u128::from(self.per_second - self.tokens));
+        self.tokens += refill as u32;
+        // Keep the fraction of a token already earned.
+        let used = refill * NANOS_PER_SEC / u128::from(self.per_second);
+        self.since = Instant::from_nanos(self.since.as_nanos() + used as u64);
         if self.tokens == self.per_second {
-            // A full bucket earns nothing: the time it spends full is not credited later.
+            // A full bucket earns nothing while it stays full: its clock starts again now.
             self.since = now;
-        } else if refill > 0 {
-            let room = u128::from(self.per_second - self.tokens);
-            if refill >= room {
-                self.tokens = self.per_second;
-                self.since = now;
-            } else {
-                self.tokens += refill as u32;
-                // Keep the fraction of a token already earned.
-                let used = refill * NANOS_PER_SEC / u128::from(self.per_second);
-                self.since = Instant::from_nanos(self.since.as_nanos() + used as u64);
-            }
         }
         if self.tokens == 0 {
             return false;
