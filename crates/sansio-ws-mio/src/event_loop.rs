@@ -1117,12 +1117,7 @@ impl Core {
     /// How many accepted sockets are in their opening handshake; forgets those that moved on.
     fn handshaking(&mut self) -> usize {
         let slots = &self.slots;
-        self.handshakes.retain(|id| {
-            slots
-                .get(id.slot)
-                .and_then(Option::as_ref)
-                .is_some_and(|s| s.generation == id.generation && matches!(s.stage, Stage::AwaitRequest(_)))
-        });
+        self.handshakes.retain(|&id| awaits_request(slots, id));
         self.handshakes.len()
     }
 
@@ -1143,16 +1138,7 @@ impl Core {
     }
 
     fn snapshot(&self) -> Metrics {
-        let handshaking = self
-            .handshakes
-            .iter()
-            .filter(|id| {
-                self.slots
-                    .get(id.slot)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|s| s.generation == id.generation && matches!(s.stage, Stage::AwaitRequest(_)))
-            })
-            .count();
+        let handshaking = self.handshakes.iter().filter(|&&id| awaits_request(&self.slots, id)).count();
         Metrics { open: self.open, handshaking, memory_held: self.held, ..self.metrics }
     }
 
@@ -1314,6 +1300,14 @@ impl Core {
             }
         }
     }
+}
+
+/// Whether `id` is a socket still waiting for its opening request.
+fn awaits_request(slots: &[Option<Slot>], id: ConnId) -> bool {
+    slots
+        .get(id.slot)
+        .and_then(Option::as_ref)
+        .is_some_and(|s| s.generation == id.generation && matches!(s.stage, Stage::AwaitRequest(_)))
 }
 
 /// Whether `accept` failed for want of file descriptors (`EMFILE`, `ENFILE`).

@@ -59,8 +59,8 @@ fn start() -> (SocketAddr, sansio_ws_mio::ServerHandle, Arc<Mutex<Log>>, thread:
     (addr, handle, log, thread::spawn(move || server.run().unwrap()))
 }
 
-/// A raw client, upgraded (the 101 read off it).
-fn client(addr: SocketAddr) -> TcpStream {
+/// A raw client's opening request; returns the head of the answer and the socket.
+fn request(addr: SocketAddr) -> (String, TcpStream) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(
@@ -68,7 +68,12 @@ fn client(addr: SocketAddr) -> TcpStream {
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     )
     .unwrap();
-    let head = read_head(&mut s);
+    (read_head(&mut s), s)
+}
+
+/// A raw client, upgraded (the 101 read off it).
+fn client(addr: SocketAddr) -> TcpStream {
+    let (head, s) = request(addr);
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     s
 }
@@ -210,14 +215,7 @@ fn shutdown_closes_every_loop_and_answers_late_requests_503() {
         c.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).unwrap();
     }
     // clients[0] does not answer yet: the server is still draining, and a new request gets a 503.
-    let mut late = TcpStream::connect(addr).unwrap();
-    late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    late.write_all(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .unwrap();
-    let head = read_head(&mut late);
+    let (head, _late) = request(addr);
     assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
     assert!(head.contains("Retry-After: "), "{head}");
     let (b0, _) = read_frame(&mut clients[0]);
@@ -257,15 +255,7 @@ fn each_loop_applies_its_share_of_the_connection_cap() {
     first.write_all(&text("block")).unwrap();
     thread::sleep(Duration::from_millis(100));
     let _second = client(addr);
-    let mut third = TcpStream::connect(addr).unwrap();
-    third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    third
-        .write_all(
-            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .unwrap();
-    let head = read_head(&mut third);
+    let (head, _third) = request(addr);
     assert!(head.starts_with("HTTP/1.1 503 "), "the other loop has its one connection: {head}");
     let opened = log.lock().unwrap().opened.clone();
     assert_eq!(opened.len(), 2);
