@@ -327,6 +327,31 @@ fn heartbeat_measures_the_round_trip() {
     assert_eq!(p.server.stats().pings_received, s.heartbeat_pings);
 }
 
+/// The Pong deadline in the statistics is the one the heartbeat applies: the initial timeout
+/// before any sample, then the smoothed round trip plus four deviations (RFC 6298's RTO), and
+/// doubled per unanswered Ping.
+#[test]
+fn stats_give_the_pong_deadline_the_heartbeat_applies() {
+    let mut p = Pair::new(heartbeat(30), quiet());
+    p.latency = Duration::from_secs(1);
+    assert_eq!(p.client.stats().pong_timeout, Some(Duration::from_secs(10)), "no sample yet: the initial timeout");
+    assert_eq!(p.server.stats().pong_timeout, None, "no heartbeat, no deadline");
+    // Ping at 30 s, Pong at 32 s: SRTT 2 s, RTTVAR 1 s: 2 + 4 × 1 = 6 s.
+    p.run_until(Instant::from_secs(33));
+    let s = p.client.stats();
+    assert_eq!((s.srtt, s.rttvar), (Some(Duration::from_secs(2)), Duration::from_secs(1)));
+    assert_eq!(s.pong_timeout, Some(Duration::from_secs(6)));
+    // Ping at 62 s, Pong at 64 s: RTTVAR ¾ × 1 s + ¼ × 0 = 750 ms; 2 s + 3 s = 5 s.
+    p.run_until(Instant::from_secs(65));
+    assert_eq!(p.client.stats().pong_timeout, Some(Duration::from_secs(5)));
+
+    let mut p = Pair::new(heartbeat(30), quiet());
+    p.vanished[1] = true;
+    // Ping at 30 s unanswered at 40 s: the retry waits twice the initial 10 s.
+    p.run_until(Instant::from_secs(41));
+    assert_eq!(p.client.stats().pong_timeout, Some(Duration::from_secs(20)));
+}
+
 #[test]
 fn a_slow_but_live_network_is_not_killed() {
     let mut p = Pair::new(heartbeat(30), quiet());

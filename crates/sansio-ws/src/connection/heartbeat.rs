@@ -95,6 +95,11 @@ impl Heartbeat {
         base.checked_mul(1u32 << misses.min(16)).unwrap_or(Duration::MAX).min(ceiling)
     }
 
+    /// The Pong deadline that applies now: for the Ping in flight, or the next one.
+    pub(crate) fn current_pong_timeout(&self) -> Duration {
+        self.pong_timeout(self.misses)
+    }
+
     pub(crate) fn deadline(&self) -> Instant {
         match self.probe {
             Some(p) => p.deadline,

@@ -124,6 +124,10 @@ pub struct Stats {
     pub rttvar: Duration,
     /// The latest round-trip sample.
     pub last_rtt: Option<Duration>,
+    /// How long the heartbeat waits for the Pong of its next Ping (of the one in flight, when
+    /// a Ping is unanswered): the round-trip estimate plus four deviations, within the configured
+    /// floor and ceiling, doubled per Ping missed so far. `None` without a heartbeat.
+    pub pong_timeout: Option<Duration>,
 }
 
 /// An established WebSocket connection, either role. See the [module docs](self) for the run loop.
@@ -814,6 +818,7 @@ impl Connection {
             s.srtt = hb.rtt.srtt;
             s.rttvar = hb.rtt.rttvar;
             s.last_rtt = hb.rtt.latest;
+            s.pong_timeout = Some(hb.current_pong_timeout());
         }
         s
     }
