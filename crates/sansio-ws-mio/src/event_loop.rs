@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -16,12 +16,14 @@ use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{
     ClientConfig, ClientHandshake, ClientHandshakeError, HandshakeError, Reject, Request, ServerHandshake, Upgraded,
 };
+
+use crate::dial::{ConnectTiming, Dial, Resolver};
 use sansio_ws::{Instant, Role};
 
 use crate::clock::Clock;
 use crate::config::DriverConfig;
 use crate::handle::{Command, Handle};
-use crate::handler::{ConnId, ConnectError, Decision, Handler, LOOP_BITS, Opened};
+use crate::handler::{ConnId, ConnectError, ConnectPhase, Decision, Handler, LOOP_BITS, Opened};
 use crate::log::report;
 use crate::metrics::Metrics;
 use crate::server::ServerHandle;
@@ -126,6 +128,8 @@ pub(crate) struct Core {
     /// The snapshot other threads read ([`Handle::metrics`]), refreshed every turn.
     published: Arc<std::sync::Mutex<Metrics>>,
     shutdown: Option<ShutdownState>,
+    /// Host names of outgoing connections are resolved on its threads.
+    resolver: Resolver,
 }
 
 /// What the handler may do: a view of the event loop during a callback.
@@ -212,6 +216,26 @@ impl Ctx<'_> {
         true
     }
 
+    /// Sets the application timer of connection `id` to `at` (replacing any earlier setting):
+    /// [`Handler::on_timer`] is called once at that time, on this loop's thread, with no other
+    /// thread or clock of the application's own. For periodic work set it again from there.
+    /// Returns `false` (and sets nothing) when `id` is not an established connection; the timer
+    /// goes with the connection when it ends.
+    pub fn set_timer(&mut self, id: ConnId, at: Instant) -> bool {
+        let Some(s) = self.core.slot_mut(id) else { return false };
+        if !matches!(s.stage, Stage::Open(_)) {
+            return false;
+        }
+        s.app_timer = Some(at);
+        self.core.reschedule(id.slot);
+        true
+    }
+
+    /// Cancels the application timer of connection `id`; returns whether one was set.
+    pub fn clear_timer(&mut self, id: ConnId) -> bool {
+        self.core.slot_mut(id).and_then(|s| s.app_timer.take()).is_some()
+    }
+
     /// The connection `id`, while it is established.
     pub fn connection(&self, id: ConnId) -> Option<&Connection> {
         match &self.core.slots.get(id.slot)?.as_ref().filter(|s| s.generation == id.generation)?.stage {
@@ -245,12 +269,25 @@ impl Ctx<'_> {
     /// Opens a connection to `url` (`ws://host:port/path`) with the loop's client settings.
     pub fn connect(&mut self, url: &str) -> Result<ConnId, ConnectError> {
         let config = self.core.config.client.clone();
-        self.core.connect(url, config)
+        self.core.connect(url, config, None)
     }
 
     /// Opens a connection to `url` with these handshake settings.
     pub fn connect_with(&mut self, url: &str, config: ClientConfig) -> Result<ConnId, ConnectError> {
-        self.core.connect(url, config)
+        self.core.connect(url, config, None)
+    }
+
+    /// Opens a connection to `url` at these addresses, without resolving its host (which still
+    /// goes in the `Host` header): each is tried in turn, as a resolved host's addresses are. For
+    /// a host reached at an address of the application's choosing (a resolver of its own, a
+    /// test, a server behind a name not yet in DNS).
+    pub fn connect_to(
+        &mut self,
+        url: &str,
+        config: ClientConfig,
+        addrs: &[SocketAddr],
+    ) -> Result<ConnId, ConnectError> {
+        self.core.connect(url, config, Some(addrs))
     }
 
     /// Starts a graceful shutdown with this grace period.
@@ -342,6 +379,7 @@ impl<H: Handler> EventLoop<H> {
             metrics: Metrics::default(),
             published: published.clone(),
             shutdown: None,
+            resolver: Resolver::default(),
         };
         Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch, ready: Vec::new() })
     }
@@ -379,7 +417,7 @@ impl<H: Handler> EventLoop<H> {
     /// Opens a connection to `url` with the loop's client settings.
     pub fn connect(&mut self, url: &str) -> Result<ConnId, ConnectError> {
         let config = self.core.config.client.clone();
-        self.core.connect(url, config)
+        self.core.connect(url, config, None)
     }
 
     /// A thread-safe handle to this loop.
@@ -534,7 +572,7 @@ impl<H: Handler> EventLoop<H> {
                     // A refusal of this request must be written by the same deadline.
                     let deadline = now + self.core.config.server.timeout;
                     let stage = Stage::AwaitRequest(Box::new(hs));
-                    if let Ok(slot) = self.core.insert(sock, peer, stage, deadline, false) {
+                    if let Ok(slot) = self.core.insert(Some(sock), peer, stage, deadline, false) {
                         if let Some(generation) = self.core.slots[slot].as_ref().map(|s| s.generation) {
                             self.core.handshakes.push_back(ConnId { slot, generation });
                         }
@@ -595,6 +633,7 @@ impl<H: Handler> EventLoop<H> {
                     ctx.set_reading(id, reading);
                 }
                 Command::Shutdown(grace) => ctx.shutdown(grace),
+                Command::Resolved(id, addrs) => self.resolved(id, addrs),
             }
             self.settle_dirty();
         }
@@ -605,14 +644,21 @@ impl<H: Handler> EventLoop<H> {
         let now = self.core.now;
         let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
         if let Stage::Connecting(_) = s.stage {
-            match connect_result(&s.sock) {
+            match s.sock.as_ref().and_then(connect_result) {
                 None => return,
                 Some(Ok(())) => {
-                    let Stage::Connecting(hs) = std::mem::replace(&mut s.stage, Stage::Lingering) else { return };
-                    hs.write_request(&mut s.pending);
-                    s.stage = Stage::AwaitResponse(hs);
+                    let Stage::Connecting(mut dial) = std::mem::replace(&mut s.stage, Stage::Lingering) else { return };
+                    dial.connected = Some(now);
+                    dial.hs.write_request(&mut s.pending);
+                    s.stage = Stage::AwaitResponse(dial);
                 }
-                Some(Err(e)) => return self.connect_failed(slot, ConnectError::Io(e)),
+                Some(Err(e)) => {
+                    // This address refused: the next one, if any.
+                    if let Stage::Connecting(dial) = &mut s.stage {
+                        dial.last_error = Some(e);
+                    }
+                    return self.dial_next(slot);
+                }
             }
         }
         s.peer_closed |= readiness.closed;
@@ -703,9 +749,9 @@ impl<H: Handler> EventLoop<H> {
                 Ok(Some(request)) => Got::Request(request),
                 Err(e) => Got::BadRequest(e, hs.plain_http_path().map(String::from)),
             },
-            Stage::AwaitResponse(hs) => match hs.handle_input(&self.scratch[..n]) {
+            Stage::AwaitResponse(dial) => match dial.hs.handle_input(&self.scratch[..n]) {
                 Ok(None) => return,
-                Ok(Some(upgraded)) => Got::Upgraded(upgraded, hs.target().resource()),
+                Ok(Some(upgraded)) => Got::Upgraded(upgraded, dial.hs.target().resource(), dial.timing(self.core.now)),
                 Err(e) => Got::BadResponse(e),
             },
             // Open: the bytes are already in the connection. Rejecting, lingering: discarded.
@@ -758,7 +804,7 @@ impl<H: Handler> EventLoop<H> {
                                 return;
                             }
                         };
-                        let opened = opened(Role::Server, peer, request.path().into(), &upgraded);
+                        let opened = opened(Role::Server, peer, request.path().into(), &upgraded, None);
                         let conn = upgraded.into_connection(self.core.config.connection.clone(), now);
                         self.open(id, opened, conn);
                     }
@@ -794,8 +840,8 @@ impl<H: Handler> EventLoop<H> {
                     self.core.metrics.count_bad_request(&e);
                 }
             }
-            Got::Upgraded(upgraded, path) => {
-                let opened = opened(Role::Client, peer, path, &upgraded);
+            Got::Upgraded(upgraded, path, timing) => {
+                let opened = opened(Role::Client, peer, path, &upgraded, Some(timing));
                 let conn = upgraded.into_connection(self.core.config.connection.clone(), now);
                 self.open(id, opened, conn);
             }
@@ -831,14 +877,42 @@ impl<H: Handler> EventLoop<H> {
                 self.dispatch(slot);
                 self.core.remove(slot);
             }
-            Stage::Connecting(_) | Stage::AwaitResponse(_) => {
-                let e = io::Error::new(
+            Stage::Connecting(_) => self.dial_next(slot),
+            Stage::AwaitResponse(_) => {
+                let error = io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the server closed the connection during the handshake",
                 );
-                self.connect_failed(slot, ConnectError::Io(e));
+                self.connect_failed(slot, ConnectError::Io { phase: ConnectPhase::Handshake, error });
             }
             _ => self.core.remove(slot),
+        }
+    }
+
+    /// The host's addresses arrived from a resolver thread: connect to the first.
+    fn resolved(&mut self, id: ConnId, addrs: io::Result<Vec<SocketAddr>>) {
+        let now = self.core.now;
+        // Gone meanwhile: timed out, or the loop is shutting down.
+        let Some(Stage::Resolving(dial)) = self.core.slot_mut(id).map(|s| &mut s.stage) else { return };
+        dial.resolved = Some(now);
+        match addrs {
+            Ok(addrs) if !addrs.is_empty() => {
+                dial.addrs = addrs.into();
+                self.dial_next(id.slot);
+            }
+            result => {
+                let error = result.err().unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"));
+                let host = dial.host.clone();
+                self.connect_failed(id.slot, ConnectError::Resolve { host, error });
+            }
+        }
+    }
+
+    /// Connects to the next address of slot's host; when none is left, the connection fails.
+    fn dial_next(&mut self, slot: usize) {
+        match self.core.dial_next(slot) {
+            Ok(()) => self.core.reschedule(slot),
+            Err(error) => self.connect_failed(slot, ConnectError::Io { phase: ConnectPhase::Connecting, error }),
         }
     }
 
@@ -846,8 +920,10 @@ impl<H: Handler> EventLoop<H> {
         self.core.metrics.connect_errors += 1;
         let Some(generation) = self.core.slots.get(slot).and_then(Option::as_ref).map(|s| s.generation) else { return };
         self.core.remove(slot);
+        let id = ConnId { slot, generation };
+        report!(info, "{id}: the outgoing connection did not open: {error}");
         let (handler, mut ctx) = self.ctx();
-        handler.on_connect_error(&mut ctx, ConnId { slot, generation }, error);
+        handler.on_connect_error(&mut ctx, id, error);
     }
 
     /// Hands the connection's events to the handler; returns how many.
@@ -949,7 +1025,18 @@ impl<H: Handler> EventLoop<H> {
         match &mut s.stage {
             Stage::Open(conn) => {
                 conn.handle_timeout(now);
+                let due = s.app_timer.is_some_and(|at| at <= now);
+                if due {
+                    s.app_timer = None;
+                }
                 self.settle(slot);
+                let id = ConnId { slot, generation };
+                // Unless the connection ended meanwhile.
+                if due && self.core.conn_mut(id).is_some() {
+                    let (handler, mut ctx) = self.ctx();
+                    handler.on_timer(&mut ctx, id);
+                    self.core.dirty.push(slot);
+                }
             }
             Stage::AwaitRequest(hs) => match hs.handle_timeout(now) {
                 Ok(()) => self.core.reschedule(slot),
@@ -963,10 +1050,30 @@ impl<H: Handler> EventLoop<H> {
                     self.core.reschedule(slot);
                 }
             },
-            Stage::Connecting(hs) | Stage::AwaitResponse(hs) => match hs.handle_timeout(now) {
-                Ok(()) => self.core.reschedule(slot),
-                Err(e) => self.connect_failed(slot, ConnectError::Handshake(e)),
-            },
+            Stage::Connecting(dial) if now >= s.deadline && !dial.addrs.is_empty() => {
+                // This address's share of the time is over: the next one.
+                let timeout = dial.hs.poll_timeout().map(|end| end.saturating_duration_since(dial.started));
+                dial.last_error = Some(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer within its share of the {} ms timeout", timeout.unwrap_or_default().as_millis()),
+                ));
+                self.dial_next(slot);
+            }
+            Stage::Resolving(_) | Stage::Connecting(_) | Stage::AwaitResponse(_) => {
+                let (phase, dial) = match &mut s.stage {
+                    Stage::Resolving(dial) => (ConnectPhase::Resolving, dial),
+                    Stage::Connecting(dial) => (ConnectPhase::Connecting, dial),
+                    Stage::AwaitResponse(dial) => (ConnectPhase::Handshake, dial),
+                    _ => return,
+                };
+                match dial.hs.handle_timeout(now) {
+                    Ok(()) => self.core.reschedule(slot),
+                    Err(ClientHandshakeError::Timeout { after }) => {
+                        self.connect_failed(slot, ConnectError::Timeout { phase, after });
+                    }
+                    Err(e) => self.connect_failed(slot, ConnectError::Handshake(e)),
+                }
+            }
             _ if now < s.deadline => self.core.reschedule(slot),
             _ => self.core.remove(slot),
         }
@@ -1074,18 +1181,20 @@ impl<H: Handler> EventLoop<H> {
 enum Got {
     Request(Request),
     BadRequest(HandshakeError, Option<String>),
-    Upgraded(Upgraded, String),
+    Upgraded(Upgraded, String, ConnectTiming),
     BadResponse(ClientHandshakeError),
 }
 
 /// What the application is told of a connection that opens.
-fn opened(role: Role, peer: SocketAddr, path: String, upgraded: &Upgraded) -> Opened {
+fn opened(role: Role, peer: SocketAddr, path: String, upgraded: &Upgraded, timing: Option<ConnectTiming>) -> Opened {
     Opened {
         role,
         peer,
         path,
         subprotocol: upgraded.subprotocol().map(String::from),
         extensions: upgraded.extensions().to_vec(),
+        response: upgraded.server_response().cloned(),
+        timing,
     }
 }
 
@@ -1159,9 +1268,10 @@ impl Core {
             .collect()
     }
 
+    /// Gives `sock` (none while resolving) a slot, registered with the poll.
     fn insert(
         &mut self,
-        mut sock: TcpStream,
+        mut sock: Option<TcpStream>,
         peer: SocketAddr,
         stage: Stage,
         deadline: Instant,
@@ -1172,9 +1282,11 @@ impl Core {
             self.slots.len() - 1
         });
         let interest = if write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-        if let Err(e) = self.poll.registry().register(&mut sock, Token(slot), interest) {
-            self.free.push(slot);
-            return Err(e);
+        if let Some(sock) = sock.as_mut() {
+            if let Err(e) = self.poll.registry().register(sock, Token(slot), interest) {
+                self.free.push(slot);
+                return Err(e);
+            }
         }
         let generation = (self.serials.fetch_add(1, Ordering::Relaxed) << LOOP_BITS) | self.loop_index as u64;
         self.live += 1;
@@ -1194,13 +1306,16 @@ impl Core {
             counted: false,
             held: 0,
             budget_closed: false,
+            app_timer: None,
         });
         Ok(slot)
     }
 
     fn remove(&mut self, slot: usize) {
         let Some(mut s) = self.slots.get_mut(slot).and_then(Option::take) else { return };
-        let _ = self.poll.registry().deregister(&mut s.sock);
+        if let Some(sock) = s.sock.as_mut() {
+            let _ = self.poll.registry().deregister(sock);
+        }
         if s.counted {
             self.open -= 1;
         }
@@ -1230,6 +1345,7 @@ impl Core {
             s.counted = false;
             self.open -= 1;
         }
+        s.app_timer = None;
         s.stage = Stage::Lingering;
         s.deadline = now + linger;
         self.dirty.push(slot);
@@ -1245,27 +1361,99 @@ impl Core {
         }
     }
 
-    fn connect(&mut self, url: &str, config: ClientConfig) -> Result<ConnId, ConnectError> {
-        // The handshake's timeout counts from here, so it bounds the TCP connect too.
-        let hs = ClientHandshake::new(url, config, self.now).map_err(ConnectError::Request)?;
-        let target = hs.target();
-        if target.is_secure() {
-            let e = io::Error::new(io::ErrorKind::Unsupported, "wss:// needs TLS, which this driver does not provide");
-            return Err(ConnectError::Io(e));
-        }
-        let host = target.host().trim_start_matches('[').trim_end_matches(']').to_string();
-        let addr = (host.as_str(), target.port())
-            .to_socket_addrs()
-            .map_err(ConnectError::Io)?
-            .next()
-            .ok_or_else(|| ConnectError::Io(io::Error::new(io::ErrorKind::NotFound, "the host has no address")))?;
-        let sock = TcpStream::connect(addr).map_err(ConnectError::Io)?;
-        let _ = sock.set_nodelay(true);
+    /// Opens an outgoing connection: to `addrs` if given, else to the URL's host, resolved on a
+    /// helper thread unless it is an IP address.
+    fn connect(
+        &mut self,
+        url: &str,
+        config: ClientConfig,
+        addrs: Option<&[SocketAddr]>,
+    ) -> Result<ConnId, ConnectError> {
+        // The handshake's timeout counts from here, so it bounds resolving and connecting too.
         let now = self.now;
-        let slot = self.insert(sock, addr, Stage::Connecting(Box::new(hs)), now, true).map_err(ConnectError::Io)?;
-        self.reschedule(slot);
+        let hs = ClientHandshake::new(url, config, now).map_err(ConnectError::Request)?;
+        if hs.target().is_secure() {
+            let error =
+                io::Error::new(io::ErrorKind::Unsupported, "wss:// needs TLS, which this driver does not provide");
+            return Err(ConnectError::Io { phase: ConnectPhase::Connecting, error });
+        }
+        let mut dial = Dial::new(hs, now);
+        let port = dial.hs.target().port();
+        let known: Option<Vec<SocketAddr>> =
+            addrs.map(<[SocketAddr]>::to_vec).or_else(|| dial.literal().map(|a| vec![a]));
+        let placeholder = known.as_ref().and_then(|a| a.first().copied());
+        let placeholder = placeholder.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)));
+        let literal = known.is_some();
+        if let Some(known) = known {
+            dial.resolved = Some(now);
+            dial.addrs.extend(known);
+        }
+        let host = dial.host.clone();
+        let slot = self
+            .insert(None, placeholder, Stage::Resolving(Box::new(dial)), now, false)
+            .map_err(|error| ConnectError::Io { phase: ConnectPhase::Connecting, error })?;
         let generation = self.slots[slot].as_ref().map_or(0, |s| s.generation);
-        Ok(ConnId { slot, generation })
+        let id = ConnId { slot, generation };
+        let started = if literal {
+            // Addresses known: connect at once; a failure of every one already is the end.
+            self.dial_next(slot).map_err(|error| ConnectError::Io { phase: ConnectPhase::Connecting, error })
+        } else {
+            // A name: resolved on a helper thread, never on the loop's.
+            self.resolver.resolve(id, host.clone(), port, self.handle.clone()).map_err(|error| {
+                let error = io::Error::new(error.kind(), format!("cannot start resolving: {error}"));
+                ConnectError::Resolve { host, error }
+            })
+        };
+        if let Err(e) = started {
+            self.remove(slot);
+            return Err(e);
+        }
+        self.reschedule(slot);
+        Ok(id)
+    }
+
+    /// Starts a TCP connection to the next address of slot's outgoing connection, giving it an
+    /// equal share of the time left when more addresses remain after it. Addresses that fail at
+    /// once are skipped. The error when none is left.
+    fn dial_next(&mut self, slot: usize) -> io::Result<()> {
+        let now = self.now;
+        let Some(s) = self.slots.get_mut(slot).and_then(Option::as_mut) else { return Ok(()) };
+        let mut dial = match std::mem::replace(&mut s.stage, Stage::Lingering) {
+            Stage::Resolving(dial) | Stage::Connecting(dial) => dial,
+            other => {
+                s.stage = other;
+                return Ok(());
+            }
+        };
+        if let Some(mut old) = s.sock.take() {
+            let _ = self.poll.registry().deregister(&mut old);
+        }
+        let result = loop {
+            let Some(addr) = dial.addrs.pop_front() else { break Err(dial.exhausted()) };
+            dial.attempts += 1;
+            let mut sock = match TcpStream::connect(addr) {
+                Ok(sock) => sock,
+                Err(e) => {
+                    dial.last_error = Some(e);
+                    continue;
+                }
+            };
+            let _ = sock.set_nodelay(true);
+            if let Err(e) =
+                self.poll.registry().register(&mut sock, Token(slot), Interest::READABLE | Interest::WRITABLE)
+            {
+                dial.last_error = Some(e);
+                continue;
+            }
+            let left = dial.hs.poll_timeout().map_or(Duration::ZERO, |end| end.saturating_duration_since(now));
+            s.deadline = now + left / (dial.addrs.len() as u32 + 1);
+            s.sock = Some(sock);
+            s.peer = addr;
+            s.writable_interest = true;
+            break Ok(());
+        };
+        s.stage = Stage::Connecting(dial);
+        result
     }
 
     fn close_listener(&mut self) {
@@ -1290,7 +1478,7 @@ impl Core {
                 }
                 // Requests on their way are answered 503 when complete.
                 Stage::AwaitRequest(_) => {}
-                Stage::Connecting(_) | Stage::AwaitResponse(_) => {
+                Stage::Resolving(_) | Stage::Connecting(_) | Stage::AwaitResponse(_) => {
                     if let Some(sd) = self.shutdown.as_mut() {
                         sd.report.handshakes_dropped += 1;
                     }

@@ -16,6 +16,8 @@ pub(crate) enum Command {
     Close(ConnId, CloseCode, String),
     SetReading(ConnId, bool),
     Shutdown(Duration),
+    /// From a resolver thread: the addresses of an outgoing connection's host.
+    Resolved(ConnId, std::io::Result<Vec<std::net::SocketAddr>>),
 }
 
 /// Sends commands to an [`EventLoop`](crate::EventLoop) from any thread. Cheap to clone.

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use sansio_ws::Role;
 use sansio_ws::connection::{Closed, Event, Message};
 use sansio_ws::error::SendError;
-use sansio_ws::handshake::{Accept, ClientHandshakeError, Extension, Reject, Request, RequestError};
+use sansio_ws::handshake::{Accept, ClientHandshakeError, Extension, Reject, Request, RequestError, Response};
 
+use crate::dial::ConnectTiming;
 use crate::event_loop::Ctx;
 
 /// Identifies a connection of an event loop, or of any loop of a [`Server`](crate::Server). Ids
@@ -63,6 +64,10 @@ pub struct Opened {
     pub subprotocol: Option<String>,
     /// The negotiated extensions.
     pub extensions: Vec<Extension>,
+    /// Client side: the server's `101` response (its header fields: `Set-Cookie`, `Server`…).
+    pub response: Option<Response>,
+    /// Client side: how long resolving, connecting and the handshake took.
+    pub timing: Option<ConnectTiming>,
 }
 
 /// Why an outgoing connection did not open.
@@ -71,19 +76,78 @@ pub struct Opened {
 pub enum ConnectError {
     /// The URL or the client settings were invalid.
     Request(RequestError),
-    /// The target's host could not be resolved, or TCP failed.
-    Io(std::io::Error),
-    /// The server refused the upgrade, answered wrongly, or did not answer within the handshake
-    /// timeout ([`ClientHandshakeError::Timeout`]).
+    /// The host name could not be resolved, or has no address.
+    Resolve {
+        /// The host name.
+        host: String,
+        /// What the resolver said.
+        error: std::io::Error,
+    },
+    /// TCP failed: no address of the host took the connection (the error names the host and how
+    /// many addresses were tried), or the connection broke or was closed during the handshake.
+    Io {
+        /// [`Connecting`](ConnectPhase::Connecting) or [`Handshake`](ConnectPhase::Handshake).
+        phase: ConnectPhase,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// The server refused the upgrade or answered wrongly.
     Handshake(ClientHandshakeError),
+    /// The handshake timeout (`ClientConfig::timeout`, counted from the `connect` call) ran out.
+    Timeout {
+        /// What was still going on.
+        phase: ConnectPhase,
+        /// The timeout in force.
+        after: std::time::Duration,
+    },
+}
+
+/// The phases of an outgoing connection, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectPhase {
+    /// Resolving the host name.
+    Resolving,
+    /// Connecting over TCP.
+    Connecting,
+    /// Waiting for the server's answer to the opening handshake.
+    Handshake,
+}
+
+impl std::fmt::Display for ConnectPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnectPhase::Resolving => "resolving the host name",
+            ConnectPhase::Connecting => "connecting over TCP",
+            ConnectPhase::Handshake => "waiting for the server's handshake response",
+        })
+    }
+}
+
+impl ConnectError {
+    /// The phase the connection failed in (`None` for an invalid request, which fails at once).
+    pub fn phase(&self) -> Option<ConnectPhase> {
+        match self {
+            ConnectError::Request(_) => None,
+            ConnectError::Resolve { .. } => Some(ConnectPhase::Resolving),
+            ConnectError::Io { phase, .. } => Some(*phase),
+            ConnectError::Handshake(_) => Some(ConnectPhase::Handshake),
+            ConnectError::Timeout { phase, .. } => Some(*phase),
+        }
+    }
 }
 
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConnectError::Request(e) => write!(f, "invalid request: {e}"),
-            ConnectError::Io(e) => write!(f, "connection failed: {e}"),
+            ConnectError::Resolve { host, error } => write!(f, "cannot resolve {host}: {error}"),
+            ConnectError::Io { phase: ConnectPhase::Connecting, error } => write!(f, "connection failed: {error}"),
+            ConnectError::Io { phase, error } => write!(f, "connection failed {phase}: {error}"),
             ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            ConnectError::Timeout { phase, after } => {
+                write!(f, "timed out after {} ms {phase}", after.as_millis())
+            }
         }
     }
 }
@@ -118,6 +182,10 @@ pub trait Handler {
     /// opened connection. [`Ctx::connection`](crate::Ctx::connection) still gives it during this
     /// call (its final [`stats`](sansio_ws::connection::Connection::stats), for a log line), not after.
     fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {}
+
+    /// The application timer of connection `id` ([`Ctx::set_timer`](crate::Ctx::set_timer)) is
+    /// due. It fires once; set it again from here for a periodic task.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {}
 
     /// An outgoing connection failed before it opened.
     fn on_connect_error(&mut self, ctx: &mut Ctx<'_>, id: ConnId, error: ConnectError) {}

@@ -40,6 +40,7 @@
 
 mod clock;
 mod config;
+mod dial;
 mod event_loop;
 mod handle;
 mod handler;
@@ -51,8 +52,9 @@ mod timers;
 
 pub use clock::Clock;
 pub use config::DriverConfig;
+pub use dial::ConnectTiming;
 pub use event_loop::{Broadcast, Ctx, EventLoop, ShutdownReport};
 pub use handle::{Handle, Stopped};
-pub use handler::{ConnId, ConnectError, Decision, Handler, Opened};
+pub use handler::{ConnId, ConnectError, ConnectPhase, Decision, Handler, Opened};
 pub use metrics::{Metrics, SRTT_BUCKET_BOUNDS};
 pub use server::{Server, ServerHandle};

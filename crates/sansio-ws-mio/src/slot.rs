@@ -7,16 +7,20 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use sansio_ws::Instant;
 use sansio_ws::connection::Connection;
-use sansio_ws::handshake::{ClientHandshake, ServerHandshake};
+use sansio_ws::handshake::ServerHandshake;
+
+use crate::dial::Dial;
 
 /// Where a socket is in its life.
 pub(crate) enum Stage {
+    /// An outgoing connection whose host name is being resolved (no socket yet).
+    Resolving(Box<Dial>),
     /// An outgoing TCP connection in progress.
-    Connecting(Box<ClientHandshake>),
+    Connecting(Box<Dial>),
     /// Accepted; reading the client's request.
     AwaitRequest(Box<ServerHandshake>),
     /// Request written; reading the server's response.
-    AwaitResponse(Box<ClientHandshake>),
+    AwaitResponse(Box<Dial>),
     /// A refusal is being written; then the socket closes.
     Rejecting,
     /// Established.
@@ -28,7 +32,8 @@ pub(crate) enum Stage {
 /// A socket of the event loop.
 pub(crate) struct Slot {
     pub(crate) generation: u64,
-    pub(crate) sock: TcpStream,
+    /// The socket; `None` only while [`Stage::Resolving`].
+    pub(crate) sock: Option<TcpStream>,
     pub(crate) peer: SocketAddr,
     pub(crate) stage: Stage,
     /// Raw bytes to write before anything else (handshake request or response, a refusal).
@@ -54,6 +59,8 @@ pub(crate) struct Slot {
     pub(crate) held: usize,
     /// Closed by the driver for the memory budget: not chosen again.
     pub(crate) budget_closed: bool,
+    /// The application's timer ([`Ctx::set_timer`](crate::Ctx::set_timer)), while open.
+    pub(crate) app_timer: Option<Instant>,
 }
 
 /// Why reading a connection is paused.
@@ -89,9 +96,16 @@ impl Slot {
     /// The deadline the loop must wake this slot at.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         match &self.stage {
-            Stage::Open(conn) => conn.poll_timeout(),
+            Stage::Open(conn) => match (conn.poll_timeout(), self.app_timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
             Stage::AwaitRequest(hs) => hs.poll_timeout(),
-            Stage::Connecting(hs) | Stage::AwaitResponse(hs) => hs.poll_timeout(),
+            // More addresses to try: this one has until its share of the time ends.
+            Stage::Connecting(dial) if !dial.addrs.is_empty() => {
+                dial.hs.poll_timeout().map(|end| end.min(self.deadline)).or(Some(self.deadline))
+            }
+            Stage::Resolving(dial) | Stage::Connecting(dial) | Stage::AwaitResponse(dial) => dial.hs.poll_timeout(),
             Stage::Rejecting | Stage::Lingering => Some(self.deadline),
         }
     }
@@ -99,8 +113,9 @@ impl Slot {
     /// Writes `pending`, then (when open) the connection's output, until done or the socket
     /// would block. Returns whether output remains; adds what it wrote to `written`.
     pub(crate) fn flush(&mut self, now: Instant, written: &mut u64) -> io::Result<bool> {
+        let Some(sock) = self.sock.as_mut() else { return Ok(false) };
         while self.pending_written < self.pending.len() {
-            match self.sock.write(&self.pending[self.pending_written..]) {
+            match sock.write(&self.pending[self.pending_written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.pending_written += n;
@@ -122,7 +137,7 @@ impl Slot {
             if n == 0 {
                 return Ok(false);
             }
-            match self.sock.write_vectored(&slices[..n]) {
+            match sock.write_vectored(&slices[..n]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     conn.advance_transmit(now, n);
@@ -137,9 +152,10 @@ impl Slot {
 
     /// Registers write interest only while output is pending.
     pub(crate) fn update_interest(&mut self, registry: &Registry, token: Token, want_write: bool) -> io::Result<()> {
+        let Some(sock) = self.sock.as_mut() else { return Ok(()) };
         if want_write != self.writable_interest {
             let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-            registry.reregister(&mut self.sock, token, interest)?;
+            registry.reregister(sock, token, interest)?;
             self.writable_interest = want_write;
         }
         Ok(())
@@ -149,7 +165,8 @@ impl Slot {
     /// (which keeps only what it has not made into messages yet), or left in `scratch` for the other
     /// stages.
     pub(crate) fn read_step(&mut self, now: Instant, scratch: &mut [u8]) -> (ReadStep, usize) {
-        let result = self.sock.read(scratch);
+        let Some(sock) = self.sock.as_mut() else { return (ReadStep::WouldBlock, 0) };
+        let result = sock.read(scratch);
         if let (Stage::Open(conn), Ok(n)) = (&mut self.stage, &result) {
             conn.handle_input(now, &scratch[..*n]);
         }
@@ -172,6 +189,8 @@ impl Slot {
 
     /// Shuts our write side (the peer sees EOF after everything we wrote).
     pub(crate) fn shutdown_write(&mut self) {
-        let _ = self.sock.shutdown(Shutdown::Write);
+        if let Some(sock) = &self.sock {
+            let _ = sock.shutdown(Shutdown::Write);
+        }
     }
 }
