@@ -2,8 +2,9 @@
 # Interoperability checks against independent WebSocket implementations:
 #   python:  the Python `websockets` client against our echo-server (tests/interop/py_client.py),
 #            and our interop-client against a Python `websockets` server (tests/interop/py_server.py);
-#   browser: our chat example in two headless Chromium pages, driven over the DevTools protocol
-#            (tests/interop/browser.py); the screenshot goes to target/interop/chat.png.
+#   browser: our chat example in headless Chromium pages, driven over the DevTools protocol
+#            (tests/interop/browser.py) through its whole lifecycle, a server restart included;
+#            the screenshots go to target/interop/chat-{open,disconnected,reconnected,left}.png.
 # Everything listens on 127.0.0.1, on ports the servers pick (port 0) and print.
 #
 # Installs what it needs: `websockets` from PyPI into target/interop-venv, and Debian's chromium
@@ -201,13 +202,16 @@ run_browser() {
         return 0
     fi
     echo "==> two headless Chromium pages -> our chat example ($("$CHROMIUM" --version 2> /dev/null || echo "$CHROMIUM"))"
-    if start_server "$OUT/chat.log" "$BIN/chat" 127.0.0.1:0; then
+    # A heartbeat after 1 s of silence, so the pages show a measured round trip soon; the history
+    # saved on shutdown and read back on start.
+    local chat=("$BIN/chat" --heartbeat 1 --history "$OUT/chat-history.json")
+    rm -f "$OUT/chat-history.json" "$OUT"/chat*.png
+    if start_server "$OUT/chat.log" "${chat[@]}" 127.0.0.1:0; then
         local chat_pid=$SERVER_PID
-        rm -f "$OUT/chat.png"
         # The chat's pid and command line: the browser check stops it with SIGTERM, then starts it
         # again on the same address and expects the pages to reconnect by themselves.
         run_checks browser timeout 180 "$PY" "$ROOT/tests/interop/browser.py" \
-            "$CHROMIUM" "$SERVER_URL/" "$OUT/chat.png" "$OUT" "$chat_pid" "$BIN/chat"
+            "$CHROMIUM" "$SERVER_URL/" "$OUT/chat.png" "$OUT" "$chat_pid" "${chat[@]}"
         stop_server "$chat_pid"
     else
         record browser FAIL "chat example starts" "see target/interop/chat.log"

@@ -1,12 +1,18 @@
-"""The browser side of the interop checks: two headless Chromium pages in our chat example.
+"""The browser side of the interop checks: headless Chromium pages in our chat example.
 
 Starts Chromium with a DevTools port, drives it over the Chrome DevTools Protocol (a WebSocket,
-spoken with the Python `websockets` client), opens the chat in two pages, types a message in each,
-and checks that each page shows both messages and two peers; then closes one page and checks that
-the other sees the peer leave. Then it stops the chat with SIGTERM (the page must say it was
-closed with 1001 and what that means, and count down to reconnecting), starts the same chat again on
-the same address, and checks the page reconnects by itself and shows the conversation so far.
-Screenshots of the first page, connected and disconnected, are saved.
+spoken with the Python `websockets` client), and walks the chat through its whole lifecycle:
+two pages connect, one takes a name, both talk and see each other's lines; the round trip the
+server's heartbeat measured appears in both headers. Then the chat is stopped with SIGTERM: both
+pages must say it was the server that closed, with 1001 and what that means, and count down to
+reconnecting. The same chat is started again on the same address (it saved its history on the
+way down and reads it back): both pages reconnect by themselves, the named one gets its name
+back, and a third page opened now sees the conversation from before the restart (only the
+server can have given it). Last, page B leaves with its button: it must go through closing to
+"closed by you" with 1000, and page A then counts fewer peers.
+
+A screenshot of each state is saved next to SCREENSHOT.png (-open, -disconnected, -reconnected,
+-left), and the text each shows is checked at the moment it is taken.
 
 Prints one `PASS name` or `FAIL name: detail` line per check; exits non-zero on any failure.
 
@@ -30,18 +36,23 @@ from websockets.asyncio.client import connect
 WAIT = 15
 CHECKS = [
     "chromium starts and its DevTools endpoint answers",
-    "page A loads the chat and connects",
-    "page B loads the chat and connects",
+    "page A loads the chat and opens",
+    "page B loads the chat and opens",
     "both pages count 2 peers",
+    "page B takes the name bea",
     "a message typed in page A is sent",
     "a message typed in page B is sent",
-    "page A shows both messages (its own marked as ours)",
-    "page B shows both messages (its own marked as ours)",
-    "screenshot saved",
-    "page B closed, page A counts 1 peer and stays connected",
-    "the server shuts down on SIGTERM, page A shows the 1001 in words and counts down to reconnecting",
-    "screenshot of the disconnected page saved",
-    "the server starts again, page A reconnects by itself and still shows the conversation",
+    "page A shows both messages (its own marked as ours, B's under its name)",
+    "page B shows both messages (its own marked as ours, B's under its name)",
+    "both headers show the round trip the heartbeat measured",
+    "screenshot of the open chat saved, showing the lifecycle, the round trip and both lines",
+    "the server shuts down on SIGTERM, both pages say the server closed with 1001 in words and count down",
+    "screenshot of the disconnected page saved, showing the close in words",
+    "the server starts again, both pages reconnect by themselves, B has its name back",
+    "a page opened after the restart gets the conversation from the server's saved history",
+    "screenshot of the reconnected chat saved",
+    "page B leaves (closing, then closed by you with 1000) and page A counts one fewer peer",
+    "screenshot of the page that left saved",
 ]
 
 
@@ -137,15 +148,23 @@ class Page:
         """Types `text` into the chat's input as keystrokes would, then presses Enter."""
         await self.eval("document.getElementById('text').focus()")
         await self.call("Input.insertText", {"text": text})
+        await self.press_enter()
+
+    async def press_enter(self) -> None:
         enter = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13}
         await self.call("Input.dispatchKeyEvent", {"type": "keyDown", "text": "\r", **enter})
         await self.call("Input.dispatchKeyEvent", {"type": "keyUp", **enter})
 
 
 STATUS = "document.getElementById('status')?.textContent"
+STATE = "document.getElementById('header')?.dataset.state"
 PEERS = "document.getElementById('peers')?.textContent"
+RTT = "document.getElementById('rtt')?.textContent"
 INPUT = "document.getElementById('text')?.value"
+LIFECYCLE = "typeof lifecycle === 'object' ? lifecycle.join(' > ') : null"
 LOG = "[...document.querySelectorAll('#log .msg')].map(e => [e.classList.contains('me'), e.textContent])"
+HEADER = "document.getElementById('header')?.innerText"
+LOG_TEXT = "document.getElementById('log')?.innerText"
 
 
 async def open_page(cdp: Cdp, name: str, url: str) -> Page:
@@ -160,47 +179,89 @@ async def open_page(cdp: Cdp, name: str, url: str) -> Page:
     return page
 
 
-async def shows_both(checks: Checks, page: Page, own: str, other: str) -> None:
+def shows(lines, text: str, mine: bool, author: str) -> bool:
+    """Whether the log has `text` said by `author`, marked as ours or not."""
+    return any(me == mine and t.endswith(author + text) for me, t in lines)
+
+
+async def shows_both(checks: Checks, page: Page, check: str, said: dict, authors: dict) -> None:
     def both(lines) -> bool:
-        return any(me and t.endswith(own) for me, t in lines) and any(not me and t.endswith(other) for me, t in lines)
+        return lines is not None and all(shows(lines, said[p], p == page.name, authors[p]) for p in ("A", "B"))
 
-    ok, lines = await page.wait_for(LOG, lambda v: v is not None and both(v))
-    checks.report(f"page {page.name} shows both messages (its own marked as ours)", ok, f"log: {lines}")
+    ok, lines = await page.wait_for(LOG, both)
+    checks.report(check, ok, f"log: {lines}")
 
 
-async def screenshot_to(checks: Checks, page: "Page", path: str, check: str) -> None:
-    shot = await page.call("Page.captureScreenshot", {"format": "png"})
-    data = base64.b64decode(shot["data"])
+async def screenshot_to(checks: Checks, page: "Page", path: str, check: str, expect: list[str]) -> None:
+    """Saves a screenshot, and checks the page shows each of `expect` in it: the text is read just
+    before and just after the capture, and both must hold it (else the capture is taken again, as
+    the page may have moved on in between)."""
+
+    async def shown() -> str:
+        header, log = await page.eval(HEADER), await page.eval(LOG_TEXT)
+        return f"{header}\n{log}"
+
+    missing: list[str] = []
+    data, text = b"", ""
+    for _ in range(5):
+        before = await shown()
+        shot = await page.call("Page.captureScreenshot", {"format": "png"})
+        data = base64.b64decode(shot["data"])
+        text = await shown()
+        missing = [e for e in expect if e not in before or e not in text]
+        if not missing:
+            break
+        await asyncio.sleep(0.1)
     with open(path, "wb") as f:
         f.write(data)
-    checks.report(check, data.startswith(b"\x89PNG") and len(data) > 1000, f"{len(data)} bytes")
-    print(f"  (screenshot: {path})", flush=True)
+    ok = data.startswith(b"\x89PNG") and len(data) > 1000 and not missing
+    checks.report(check, ok, f"{len(data)} bytes, missing {missing} in {text!r}")
+    print(f"  (screenshot: {path}; shows: {' | '.join(text.split(chr(10))[:4])})", flush=True)
 
 
-async def restart(checks: Checks, a: "Page", chat: list[str], chat_pid: int, screenshot: str, said: str) -> None:
-    """SIGTERM to the chat, then the same chat again on the same address: page A must say why it
-    was disconnected, then reconnect by itself and show what was said before."""
+def is_rtt(v) -> bool:
+    return isinstance(v, str) and v.startswith("RTT ") and " ms ± " in v and "Pong deadline" in v
+
+
+async def restart(checks: Checks, cdp: Cdp, pages: list[Page], chat: list[str], chat_pid: int, shot: str, said: dict) -> Page:
+    """SIGTERM to the chat, then the same chat again on the same address: the pages must say why
+    they were disconnected, then reconnect by themselves; a new page must get the history."""
+    a, b = pages
     os.kill(chat_pid, signal.SIGTERM)
-    ok, status = await a.wait_for(STATUS, lambda v: v is not None and "1001" in v and "going away" in v and "reconnecting" in v)
-    checks.report(CHECKS[10], ok, f"status {status!r}")
-    await screenshot_to(checks, a, screenshot.replace(".png", "-disconnected.png"), CHECKS[11])
-    # The first process must be gone before the second binds the address.
-    for _ in range(100):
+
+    def going_away(v) -> bool:
+        return v is not None and "closed by the server: 1001" in v and "going away" in v and "reconnecting" in v
+
+    results = [await page.wait_for(STATUS, going_away) for page in pages]
+    checks.report(CHECKS[11], all(ok for ok, _ in results), f"status {[v for _, v in results]}")
+    await screenshot_to(checks, a, shot.replace(".png", "-disconnected.png"), CHECKS[12],
+                        ["closed by the server: 1001", "going away", "reconnecting", "– online", said["A"]])
+    # The first process must be gone (its history saved) before the second binds the address.
+    for _ in range(200):
         try:
             os.kill(chat_pid, 0)
         except ProcessLookupError:
             break
         await asyncio.sleep(0.05)
-    log = open(os.path.join(os.path.dirname(screenshot), "chat-restarted.log"), "wb")
+    log = open(os.path.join(os.path.dirname(shot), "chat-restarted.log"), "wb")
     second = subprocess.Popen(chat, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    try:
-        ok, status = await a.wait_for(STATUS, lambda v: v == "connected")
-        lines = await a.eval(LOG) or []
-        history = any(t.endswith(said) for _, t in lines)
-        checks.report(CHECKS[12], ok and history, f"status {status!r}, log {lines}")
-    finally:
-        second.terminate()
-        second.wait(10)
+    PIDS.append(second)
+    results = [await page.wait_for(STATE, lambda v: v == "open") for page in pages]
+    ok, me = await b.wait_for("me", lambda v: v == "bea")
+    checks.report(CHECKS[13], all(r for r, _ in results) and ok, f"states {[v for _, v in results]}, B is {me!r}")
+    c = await open_page(cdp, "C", chat_url_of(chat))
+    ok, lines = await c.wait_for(LOG, lambda v: v is not None and shows(v, said["A"], False, "guest-1")
+                                 and shows(v, said["B"], False, "bea"))
+    checks.report(CHECKS[14], ok, f"page C log: {lines}")
+    await screenshot_to(checks, c, shot.replace(".png", "-reconnected.png"), CHECKS[15], ["open", said["A"], said["B"]])
+    return c
+
+
+PIDS: list[subprocess.Popen] = []
+
+
+def chat_url_of(chat: list[str]) -> str:
+    return "http://" + chat[-1] + "/"
 
 
 async def drive(checks: Checks, endpoint: str, chat_url: str, screenshot: str, chat: list[str], chat_pid: int) -> None:
@@ -208,32 +269,53 @@ async def drive(checks: Checks, endpoint: str, chat_url: str, screenshot: str, c
         cdp = Cdp(ws)
         a = await open_page(cdp, "A", chat_url)
         b = await open_page(cdp, "B", chat_url)
-        for page in (a, b):
-            ok, status = await page.wait_for(STATUS, lambda v: v == "connected")
-            checks.report(f"page {page.name} loads the chat and connects", ok, f"status {status!r}")
+        for page, check in ((a, CHECKS[1]), (b, CHECKS[2])):
+            ok, status = await page.wait_for(STATUS, lambda v: v == "open")
+            checks.report(check, ok, f"status {status!r}")
         # The page's socket is a global of its script: what did Chromium and our server agree on?
         extensions = await a.eval("typeof ws === 'object' ? ws.extensions : null")
         print(f"  (extensions negotiated by the page: {extensions or 'none'})", flush=True)
         results = [await page.wait_for(PEERS, lambda v: v == "2") for page in (a, b)]
-        checks.report("both pages count 2 peers", all(ok for ok, _ in results), f"peers {[v for _, v in results]}")
+        checks.report(CHECKS[3], all(ok for ok, _ in results), f"peers {[v for _, v in results]}")
+
+        await b.eval("document.getElementById('name').focus()")
+        await b.call("Input.insertText", {"text": "bea"})
+        await b.press_enter()
+        ok, me = await b.wait_for("me", lambda v: v == "bea")
+        seen, lines = await a.wait_for(LOG, lambda v: v is not None and any(t.endswith("guest-2 is now bea") for _, t in v))
+        checks.report(CHECKS[4], ok and seen, f"B is {me!r}, page A log {lines}")
 
         said = {"A": "hello from page A", "B": "hello from page B, caf\u00e9 \u2713"}
-        for page in (a, b):
+        authors = {"A": "guest-1", "B": "bea"}
+        for page, check in ((a, CHECKS[5]), (b, CHECKS[6])):
             await page.type_and_send(said[page.name])
             # The page empties its input once the message is handed to its WebSocket.
             ok, left = await page.wait_for(INPUT, lambda v: v == "")
-            checks.report(f"a message typed in page {page.name} is sent", ok, f"input still holds {left!r}")
-        await shows_both(checks, a, said["A"], said["B"])
-        await shows_both(checks, b, said["B"], said["A"])
+            checks.report(check, ok, f"input still holds {left!r}")
+        await shows_both(checks, a, CHECKS[7], said, authors)
+        await shows_both(checks, b, CHECKS[8], said, authors)
+        results = [await page.wait_for(RTT, is_rtt) for page in (a, b)]
+        checks.report(CHECKS[9], all(ok for ok, _ in results), f"headers {[v for _, v in results]}")
+        rtt = results[0][1] or ""
+        await screenshot_to(checks, a, screenshot.replace(".png", "-open.png"), CHECKS[10],
+                            ["open", "RTT ", "Pong deadline", "heartbeat every", said["A"], said["B"], "2 online"])
+        print(f"  (page A header: {rtt})", flush=True)
 
-        await screenshot_to(checks, a, screenshot, "screenshot saved")
+        c = await restart(checks, cdp, [a, b], chat, chat_pid, screenshot, said)
 
-        await cdp.call("Target.closeTarget", {"targetId": b.target})
-        ok, peers = await a.wait_for(PEERS, lambda v: v == "1")
-        status = await a.eval(STATUS)
-        ok = ok and status == "connected"
-        checks.report("page B closed, page A counts 1 peer and stays connected", ok, f"peers {peers!r}, {status!r}")
-        await restart(checks, a, chat, chat_pid, screenshot, said["A"])
+        peers_before = int(await a.eval(PEERS) or 0)
+        await b.eval("document.getElementById('leave').click()")
+        ok, status = await b.wait_for(STATE, lambda v: v == "closed")
+        status = await b.eval(STATUS)
+        phases = await b.eval(LIFECYCLE)
+        fewer, peers = await a.wait_for(PEERS, lambda v: v is not None and v.isdigit() and int(v) == peers_before - 1)
+        closed_by_me = status is not None and status.startswith("closed by you: 1000 closed normally")
+        checks.report(CHECKS[16], ok and closed_by_me and fewer and (phases or "").endswith("open > closing > closed"),
+                      f"status {status!r}, lifecycle {phases!r}, page A peers {peers!r} (were {peers_before})")
+        await screenshot_to(checks, b, screenshot.replace(".png", "-left.png"), CHECKS[17],
+                            ["closed by you: 1000", "left the chat", "join"])
+        for page in (a, b, c):
+            await cdp.call("Target.closeTarget", {"targetId": page.target})
         try:
             await cdp.call("Browser.close")
         except CdpError:
@@ -323,6 +405,10 @@ def main() -> None:
         checks.not_run(f"{type(e).__name__}: {e}")
     finally:
         stop(browser)
+        # The chat started again after the SIGTERM.
+        for second in PIDS:
+            second.terminate()
+            second.wait(10)
     sys.exit(1 if checks.failures else 0)
 
 

@@ -107,55 +107,39 @@ impl Handler for Echo {
     }
 }
 
-const USAGE: &str = "\
-usage: echo-server [ADDR] [OPTIONS]
-
-Echoes every WebSocket message back. ADDR defaults to 127.0.0.1:9001.
-
-options:
-  --max-control-frames-per-second N   the peer's Pings and Pongs per second before a close 1008,
-                                      or `off` (default 100)
-  --memory-budget-mib N               what all connections may hold together, in MiB (default 256)
-";
-
-/// The command line.
+/// Echoes every WebSocket message back.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "echo-server",
+    after_help = "Any Origin is accepted (a server for test clients). permessage-deflate is accepted unless \
+                  --no-deflate, and compresses every message, however short. SIGINT or SIGTERM shuts down \
+                  gracefully (a second one exits at once)."
+)]
 struct Options {
+    #[command(flatten)]
     server: options::ServerOptions,
-    control_frames: Option<u32>,
-    memory_budget: usize,
+    /// The peer's Pings and Pongs allowed per second before a close 1008, or `off`
+    #[arg(long = "max-control-frames-per-second", value_name = "N|off", default_value = "100",
+          value_parser = parse_rate)]
+    control_frames: Rate,
+    /// What all connections may hold together, in MiB
+    #[arg(long = "memory-budget-mib", value_name = "N", default_value_t = DriverConfig::default().memory_budget >> 20)]
+    memory_budget_mib: usize,
 }
 
-fn parse_args() -> Result<Options, String> {
-    let mut control_frames = Config::default().max_control_frames_per_second;
-    let mut memory_budget = DriverConfig::default().memory_budget;
+/// A rate limit, or none (clap takes a custom parser's output as one value, not as an `Option`).
+#[derive(Clone, Copy, Debug)]
+struct Rate(Option<u32>);
 
-    let server = options::ServerOptions::parse(&usage(), |arg, args| {
-        match arg {
-            "--max-control-frames-per-second" => {
-                let v = options::value(args, arg)?;
-                control_frames = match v.as_str() {
-                    "off" => None,
-                    n => Some(n.parse().map_err(|e| format!("{arg} {n}: {e}"))?),
-                };
-            }
-            "--memory-budget-mib" => {
-                let v = options::value(args, arg)?;
-                let mib: usize = v.parse().map_err(|e| format!("{arg} {v}: {e}"))?;
-                memory_budget = mib.saturating_mul(1 << 20);
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
-    Ok(Options { server, control_frames, memory_budget })
-}
-
-fn usage() -> String {
-    format!("{USAGE}{}", options::SERVER_OPTIONS)
+fn parse_rate(arg: &str) -> Result<Rate, String> {
+    match arg {
+        "off" => Ok(Rate(None)),
+        n => n.parse().map(|n| Rate(Some(n))).map_err(|e| format!("{e} (give a number, or off)")),
+    }
 }
 
 fn main() {
-    let options = options::or_usage("echo-server", &usage(), parse_args());
+    let options = <Options as clap::Parser>::parse();
     if let Err(e) = serve(&options) {
         eprintln!("echo-server: {e}");
         std::process::exit(1);
@@ -165,12 +149,13 @@ fn main() {
 fn serve(options: &Options) -> std::io::Result<()> {
     // Level 1: the conformance run compresses hundreds of megabytes.
     let deflate = options.server.deflate.then(|| DeflateConfig::default().with_threshold(0).with_level(1));
-    let connection = Config::default().with_heartbeat(None).with_max_control_frames_per_second(options.control_frames);
+    let connection =
+        Config::default().with_heartbeat(None).with_max_control_frames_per_second(options.control_frames.0);
     let config = DriverConfig::default()
         // A test server for non-browser clients: any Origin is accepted, and says so.
         .with_server(ServerConfig::default().with_origin_policy(OriginPolicy::Any).with_deflate(deflate))
         .with_connection(connection)
-        .with_memory_budget(options.memory_budget);
+        .with_memory_budget(options.memory_budget_mib.saturating_mul(1 << 20));
     let mut server = Server::new(config, options.server.threads, |_| Echo::default())?;
     let local = server
         .listen(options.server.addr)

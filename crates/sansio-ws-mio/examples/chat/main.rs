@@ -3,26 +3,40 @@
 //! `cargo run --release -p sansio-ws-mio --example chat -- [ADDR] [OPTIONS]` (`--help` lists them)
 //!
 //! The page is served at `/`, the WebSocket at `/ws`, the metrics at `/metrics` (Prometheus text
-//! format; docs/METRICS.md). Every message goes to everyone (framed once
-//! for all of them), the peer count is announced on every join and leave, and the heartbeat keeps
-//! idle connections checked. It runs one event loop per core: a line from a client on one loop
-//! reaches the clients of every loop, and **everyone sees the lines in the same order** (every
-//! line goes out through the server's handle, which hands broadcasts to all loops in one order).
-//! SIGINT or SIGTERM shuts it down gracefully: every client gets Close 1001, then the report.
+//! format; docs/METRICS.md). It shows the connection's life as it goes: connecting, open, closing,
+//! closed with the close code in words, the reason and who closed; the round trip the server's
+//! adaptive heartbeat measures (sent to each page every 2 s); and it reconnects by itself with
+//! back-off after the server goes away.
+//!
+//! - Every line goes to everyone (framed once for all of them) and **everyone sees the lines in
+//!   the same order**, across the event loops (one per core): every line goes out through the
+//!   server's handle, which hands broadcasts to all loops in one order.
+//! - The last 100 lines are kept and sent to whoever joins or comes back; with `--history FILE`
+//!   they are saved there on shutdown and read again on start, so a restart keeps them.
+//! - Participants are `guest-1`, `guest-2`… in the order they join; `/nick NAME` picks a name (at
+//!   most 24 characters, no control characters, not one in use).
+//! - Limits are told: a line over 2,000 characters, a binary message or a bad name get an error
+//!   reply to their sender; empty lines are ignored.
+//! - **Slow consumers**: a page that does not read while others talk is closed with `1008 too
+//!   slow` once its send queue is over the high-water mark (4 MiB), with a log line, rather than
+//!   growing the server's memory or dropping lines it would silently miss.
+//! - SIGINT or SIGTERM shuts it down gracefully: every client gets Close 1001, then the report.
 
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use sansio_ws::connection::{Closed, Message};
+use sansio_ws::connection::{Closed, Config, HeartbeatConfig, Message};
 use sansio_ws::error::SendError;
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::{Reject, Request};
 use sansio_ws_mio::{ConnId, Ctx, Decision, DriverConfig, Handler, Opened, Server};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[path = "../shared/options.rs"]
 mod options;
@@ -34,56 +48,140 @@ mod shutdown;
 const PAGE: &str = include_str!("page.html");
 /// Longest chat line accepted, in characters; a longer one is refused with an error to its sender.
 const MAX_LINE: usize = 2000;
+/// Longest name, in characters.
+const MAX_NAME: usize = 24;
 /// Lines kept for those who join (or come back): the conversation so far, bounded.
 const HISTORY: usize = 100;
+/// How often each page is told what the heartbeat measured.
+const HEARTBEAT_REPORT: Duration = Duration::from_secs(2);
 
-/// One loop's handler; what the loops share is the peer count and whether the server is
-/// shutting down.
-struct Chat {
-    peers: Arc<AtomicUsize>,
+/// What the loops share: who is here, what was said, whether the server is going away.
+#[derive(Default)]
+struct Room {
+    /// The last lines said; held while a line is broadcast, so the history and what everyone
+    /// receives are in the same order.
+    history: Mutex<VecDeque<Value>>,
+    /// Who is here, by connection.
+    names: Mutex<HashMap<ConnId, String>>,
+    /// Participants so far (for the `guest-N` names).
+    joined: AtomicU64,
+    /// Raised by the signal thread.
     shutting_down: Arc<AtomicBool>,
-    /// The last lines said, shared by the loops; held while a line is broadcast, so the history
-    /// and what everyone receives are in the same order.
-    history: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// Locks `m`, whatever a thread that panicked while holding it left (the data stays usable).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One loop's handler.
+struct Chat {
+    room: Arc<Room>,
+    /// The heartbeat's interval, for the pages.
+    heartbeat: Duration,
 }
 
 impl Chat {
     /// Sends `value` to everyone on every loop, in the one order of the server's broadcasts.
-    fn broadcast(&self, ctx: &mut Ctx<'_>, value: &serde_json::Value) {
+    fn broadcast(ctx: &mut Ctx<'_>, value: &Value) {
         let server = ctx.server().expect("the chat runs as a server");
         if server.broadcast(Message::Text(value.to_string().into())).is_err() {
             eprintln!("chat: a loop has stopped; the line reached the others only");
         }
     }
 
-    /// Says `text` from `id` to everyone, and keeps it for those who join later.
-    fn say(&self, ctx: &mut Ctx<'_>, id: ConnId, text: &str) {
-        let line = json!({"type": "message", "from": id.to_string(), "text": text, "at": unix_millis()});
-        let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if history.len() == HISTORY {
-            history.pop_front();
+    /// Sends `value` to `id` alone; a refusal follows the slow-consumer policy.
+    fn tell(ctx: &mut Ctx<'_>, id: ConnId, value: &Value) {
+        if let Err(refused) = ctx.send(id, Message::Text(value.to_string().into())) {
+            Self::refused(ctx, id, &refused, false);
         }
-        history.push_back(line.to_string());
-        self.broadcast(ctx, &line);
     }
 
     /// Tells `id` alone what was wrong with what it sent.
     fn error(ctx: &mut Ctx<'_>, id: ConnId, text: &str) {
-        let reply = json!({"type": "error", "text": text});
-        if let Err(refused) = ctx.send(id, Message::Text(reply.to_string().into())) {
-            eprintln!("chat: {id}: an error reply refused: {refused}");
+        Self::tell(ctx, id, &json!({"type": "error", "text": text}));
+    }
+
+    /// The slow-consumer policy: a reader whose queue is over its high-water mark refuses a line;
+    /// it is closed with 1008 "too slow" and a log line, so nobody silently misses part of the
+    /// conversation. Other refusals (the connection is closing) are logged unless everyone is
+    /// leaving anyway.
+    fn refused(ctx: &mut Ctx<'_>, id: ConnId, refused: &SendError<Message>, shutting_down: bool) {
+        if refused.is_backpressure() {
+            eprintln!("chat: {id}: too slow to keep up (a {} byte line refused), closing", refused.payload().len());
+            if let Err(e) = ctx.close(id, CloseCode::POLICY_VIOLATION, "too slow") {
+                eprintln!("chat: {id}: already closing: {e}");
+            }
+        } else if !shutting_down {
+            eprintln!("chat: {id}: a line not delivered: {refused}");
         }
     }
 
-    fn announce(&self, ctx: &mut Ctx<'_>, id: ConnId, what: &str) {
-        // While shutting down everyone is leaving: nobody is told of each departure.
-        if self.shutting_down.load(Ordering::Relaxed) {
+    fn name(&self, id: ConnId) -> String {
+        lock(&self.room.names).get(&id).cloned().unwrap_or_else(|| id.to_string())
+    }
+
+    /// Says `text` from `id` to everyone, and keeps it for those who join later.
+    fn say(&self, ctx: &mut Ctx<'_>, id: ConnId, text: &str) {
+        let line = json!({"type": "message", "from": self.name(id), "text": text, "at": unix_millis()});
+        let mut history = lock(&self.room.history);
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(line.clone());
+        Self::broadcast(ctx, &line);
+    }
+
+    /// `/nick NAME`: a name for `id`, if it is valid and free.
+    fn rename(&self, ctx: &mut Ctx<'_>, id: ConnId, wanted: &str) {
+        let name = match valid_name(wanted) {
+            Ok(name) => name,
+            Err(why) => return Self::error(ctx, id, &why),
+        };
+        let old = {
+            let mut names = lock(&self.room.names);
+            let taken = names.iter().any(|(other, n)| *other != id && n.to_lowercase() == name.to_lowercase());
+            if taken {
+                drop(names);
+                return Self::error(ctx, id, &format!("the name {name:?} is taken"));
+            }
+            names.insert(id, name.clone())
+        };
+        let old = old.unwrap_or_else(|| id.to_string());
+        if old == name {
             return;
         }
-        let peers = self.peers.load(Ordering::Relaxed);
-        self.broadcast(ctx, &json!({"type": "presence", "who": id.to_string(), "what": what, "peers": peers}));
+        eprintln!("chat: {id}: {old} is now known as {name}");
+        Self::tell(ctx, id, &json!({"type": "you", "name": name}));
+        self.presence(ctx, &name, "renamed", Some(&old));
+    }
+
+    /// Tells everyone who came, left or took a name, and how many are here.
+    fn presence(&self, ctx: &mut Ctx<'_>, who: &str, what: &str, was: Option<&str>) {
+        // While shutting down everyone is leaving: nobody is told of each departure.
+        if self.room.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        let peers = lock(&self.room.names).len();
+        Self::broadcast(ctx, &json!({"type": "presence", "who": who, "what": what, "was": was, "peers": peers}));
+    }
+
+    /// What the adaptive heartbeat measured on `id`'s connection, for its page.
+    fn heartbeat_report(&self, ctx: &Ctx<'_>, id: ConnId) -> Option<Value> {
+        let stats = ctx.connection(id)?.stats();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        Some(json!({
+            "type": "heartbeat",
+            "srtt_ms": stats.srtt.map(ms),
+            "rttvar_ms": ms(stats.rttvar),
+            "last_rtt_ms": stats.last_rtt.map(ms),
+            "pong_timeout_ms": stats.pong_timeout.map(ms),
+            "interval_ms": ms(self.heartbeat),
+            "pings": stats.heartbeat_pings,
+        }))
     }
 }
+
 impl Handler for Chat {
     fn on_http(&mut self, ctx: &mut Ctx<'_>, path: &str) -> Option<Reject> {
         match path {
@@ -119,17 +217,35 @@ impl Handler for Chat {
     }
 
     fn on_open(&mut self, ctx: &mut Ctx<'_>, id: ConnId, opened: &Opened) {
-        let peers = self.peers.fetch_add(1, Ordering::Relaxed) + 1;
-        eprintln!("chat: {id}: joined from {} ({peers} here)", opened.peer);
-        let history: Vec<serde_json::Value> = {
-            let history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            history.iter().filter_map(|line| serde_json::from_str(line).ok()).collect()
+        let name = format!("guest-{}", self.room.joined.fetch_add(1, Ordering::Relaxed) + 1);
+        let peers = {
+            let mut names = lock(&self.room.names);
+            names.insert(id, name.clone());
+            names.len()
         };
-        let hello = json!({"type": "welcome", "you": id.to_string(), "max_line": MAX_LINE, "history": history});
-        if let Err(refused) = ctx.send(id, Message::Text(hello.to_string().into())) {
-            eprintln!("chat: {id}: welcome refused: {refused}");
+        eprintln!("chat: {id}: {name} joined from {} ({peers} here)", opened.peer);
+        let history: Vec<Value> = lock(&self.room.history).iter().cloned().collect();
+        let welcome = json!({
+            "type": "welcome",
+            "you": name,
+            "max_line": MAX_LINE,
+            "max_name": MAX_NAME,
+            "heartbeat_interval_ms": self.heartbeat.as_secs_f64() * 1000.0,
+            "history": history,
+        });
+        Self::tell(ctx, id, &welcome);
+        if !ctx.set_timer(id, ctx.now() + HEARTBEAT_REPORT) {
+            eprintln!("chat: {id}: closed before its first heartbeat report");
         }
-        self.announce(ctx, id, "joined");
+        self.presence(ctx, &name, "joined", None);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: ConnId) {
+        if let Some(report) = self.heartbeat_report(ctx, id) {
+            Self::tell(ctx, id, &report);
+        }
+        // Not set again once the connection is closing: `set_timer` says so, nothing to do then.
+        let _still_open = ctx.set_timer(id, ctx.now() + HEARTBEAT_REPORT);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
@@ -140,6 +256,9 @@ impl Handler for Chat {
         let chars = line.chars().count();
         if line.is_empty() {
             // Nothing to say: not broadcast, not an error either.
+        } else if let Some(wanted) = line.strip_prefix("/nick").filter(|rest| rest.is_empty() || rest.starts_with(' '))
+        {
+            self.rename(ctx, id, wanted);
         } else if chars > MAX_LINE {
             Self::error(ctx, id, &format!("that line has {chars} characters; the most is {MAX_LINE}: it was not sent"));
         } else {
@@ -147,18 +266,8 @@ impl Handler for Chat {
         }
     }
 
-    /// The slow-consumer policy: a reader whose queue is over its high-water mark (4 MiB by
-    /// default) refuses a line; it is closed with 1008 "too slow" and a log line, so nobody
-    /// silently misses part of the conversation.
     fn on_send_refused(&mut self, ctx: &mut Ctx<'_>, id: ConnId, refused: SendError<Message>) {
-        if refused.is_backpressure() {
-            eprintln!("chat: {id}: too slow to keep up (a {} byte line refused), closing", refused.payload().len());
-            if let Err(e) = ctx.close(id, CloseCode::POLICY_VIOLATION, "too slow") {
-                eprintln!("chat: {id}: already closing: {e}");
-            }
-        } else if !self.shutting_down.load(Ordering::Relaxed) {
-            eprintln!("chat: {id}: a line not delivered: {refused}");
-        }
+        Self::refused(ctx, id, &refused, self.room.shutting_down.load(Ordering::Relaxed));
     }
 
     fn on_accept_error(&mut self, _ctx: &mut Ctx<'_>, error: &std::io::Error) {
@@ -172,28 +281,58 @@ impl Handler for Chat {
     }
 
     fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
-        let peers = self.peers.fetch_sub(1, Ordering::Relaxed) - 1;
+        let (name, peers) = {
+            let mut names = lock(&self.room.names);
+            (names.remove(&id).unwrap_or_else(|| id.to_string()), names.len())
+        };
         let unsent = if closed.unsent.bytes > 0 {
             format!(", {} bytes in {} messages unsent", closed.unsent.bytes, closed.unsent.messages)
         } else {
             String::new()
         };
         let stats = ctx.connection(id).map(|c| c.stats()).unwrap_or_default();
+        let rtt = stats.srtt.map_or(String::new(), |rtt| format!(", round trip {:.1} ms", rtt.as_secs_f64() * 1e3));
         eprintln!(
-            "chat: {id}: left: {}; {} lines in, {} out{unsent} ({peers} here)",
+            "chat: {id}: {name} left: {}; {} lines in, {} out{unsent}{rtt} ({peers} here)",
             closed.cause, stats.messages_received, stats.messages_sent
         );
-        self.announce(ctx, id, "left");
+        self.presence(ctx, &name, "left", None);
     }
 }
 
-const USAGE: &str = "\
-usage: chat [ADDR] [OPTIONS]
+/// A name as typed after `/nick`, checked: trimmed, 1 to [`MAX_NAME`] characters, none of them
+/// a control character, and not of the `guest-N` form the server gives.
+fn valid_name(wanted: &str) -> Result<String, String> {
+    let name = wanted.trim();
+    if name.is_empty() {
+        return Err("say which name: /nick NAME".into());
+    }
+    let chars = name.chars().count();
+    if chars > MAX_NAME {
+        return Err(format!("that name has {chars} characters; the most is {MAX_NAME}"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("a name cannot hold control characters".into());
+    }
+    if name.to_lowercase().starts_with("guest-") {
+        return Err("names starting with guest- are the server's to give".into());
+    }
+    Ok(name.to_string())
+}
 
-A chat room in the browser: open http://ADDR/ (default 127.0.0.1:9001) in two tabs.
-
-options:
-";
+/// A chat room in the browser: open http://ADDR/ in two tabs.
+#[derive(clap::Parser, Debug)]
+#[command(name = "chat", after_help = "The page is at /, the WebSocket at /ws, the metrics at /metrics.")]
+struct Options {
+    #[command(flatten)]
+    server: options::ServerOptions,
+    /// Seconds of silence after which the heartbeat pings a page (its round trip is shown)
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = options::parse_secs)]
+    heartbeat: Duration,
+    /// Keep the conversation in FILE across restarts: read on start, written on shutdown
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+}
 
 /// Milliseconds since the Unix epoch, for the time stamp of a line.
 fn unix_millis() -> u64 {
@@ -202,42 +341,77 @@ fn unix_millis() -> u64 {
 }
 
 fn main() {
-    let usage = format!("{USAGE}{}", options::SERVER_OPTIONS);
-    let options = options::or_usage("chat", &usage, options::ServerOptions::parse(&usage, |_, _| Ok(false)));
+    let options = <Options as clap::Parser>::parse();
     if let Err(e) = serve(&options) {
         eprintln!("chat: {e}");
         std::process::exit(1);
     }
 }
 
-fn serve(options: &options::ServerOptions) -> std::io::Result<()> {
-    // Defaults: same-host origin policy (a page from another site cannot connect), heartbeat on.
-    let mut config = DriverConfig::default();
-    if !options.deflate {
+/// The lines kept in `path`, the last [`HISTORY`] of them (none if it does not exist yet).
+fn load_history(path: &Path) -> std::io::Result<VecDeque<Value>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(VecDeque::new()),
+        Err(e) => {
+            return Err(std::io::Error::new(e.kind(), format!("cannot read the history {}: {e}", path.display())));
+        }
+    };
+    let lines: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the history {} is not a JSON list: {e}", path.display()),
+        )
+    })?;
+    let lines: VecDeque<Value> = lines.into_iter().filter(|l| l["type"] == "message").collect();
+    let skip = lines.len().saturating_sub(HISTORY);
+    Ok(lines.into_iter().skip(skip).collect())
+}
+
+/// Writes the lines to `path` (through a file beside it, renamed over it: never half written).
+fn save_history(path: &Path, lines: &VecDeque<Value>) -> std::io::Result<()> {
+    let partial = path.with_extension("partial");
+    let text = serde_json::to_string_pretty(lines).map_err(std::io::Error::other)?;
+    std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, path))
+}
+
+fn serve(options: &Options) -> std::io::Result<()> {
+    // Defaults: same-host origin policy (a page from another site cannot connect), heartbeat on,
+    // pinging after `--heartbeat` of silence so that the pages show the round trip soon.
+    let heartbeat = HeartbeatConfig::default().with_interval(options.heartbeat);
+    let mut config = DriverConfig::default().with_connection(Config::default().with_heartbeat(Some(heartbeat)));
+    if !options.server.deflate {
         config.server.deflate = None;
     }
-    let peers = Arc::new(AtomicUsize::new(0));
-    let shutting_down = Arc::new(AtomicBool::new(false));
-    let flag = shutting_down.clone();
-    let history = Arc::new(Mutex::new(VecDeque::with_capacity(HISTORY)));
-    let mut server = Server::new(config, options.threads, |_| Chat {
-        peers: peers.clone(),
-        shutting_down: flag.clone(),
-        history: history.clone(),
-    })?;
-    let local = server
-        .listen(options.addr)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.addr)))?;
-    shutdown::drain_on_signals("chat", server.handle(), options.drain, Some(shutting_down))?;
-    if let Some(addr) = options.metrics {
+    let room = Arc::new(Room::default());
+    if let Some(path) = &options.history {
+        let lines = load_history(path)?;
+        eprintln!("chat: {} lines of history from {}", lines.len(), path.display());
+        *lock(&room.history) = lines;
+    }
+    let shared = room.clone();
+    let mut server =
+        Server::new(config, options.server.threads, |_| Chat { room: shared.clone(), heartbeat: options.heartbeat })?;
+    let addr = options.server.addr;
+    let local =
+        server.listen(addr).map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    shutdown::drain_on_signals("chat", server.handle(), options.server.drain, Some(room.shutting_down.clone()))?;
+    if let Some(addr) = options.server.metrics {
         let local = prometheus::serve(addr, server.handle(), "chat")
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve the metrics on {addr}: {e}")))?;
         eprintln!("chat: metrics at http://{local}/metrics (and at /metrics on the chat's own address)");
     }
-    let loops =
-        if options.threads == 1 { "1 event loop".to_string() } else { format!("{} event loops", options.threads) };
+    let threads = options.server.threads;
+    let loops = if threads == 1 { "1 event loop".to_string() } else { format!("{threads} event loops") };
     eprintln!("chat: open http://{local}/ in two browser tabs ({loops})");
     let report = server.run()?;
     shutdown::print_report("chat", &report);
+    if let Some(path) = &options.history {
+        let lines = lock(&room.history);
+        save_history(path, &lines).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot save the history to {}: {e}", path.display()))
+        })?;
+        eprintln!("chat: {} lines of history saved to {}", lines.len(), path.display());
+    }
     Ok(())
 }

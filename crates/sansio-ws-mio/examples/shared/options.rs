@@ -1,94 +1,45 @@
-//! The command line every example server shares: an address, `--threads`, `--drain-timeout`,
-//! `--no-deflate`, `--help`, and whatever options the example adds.
+//! The command line every example server shares (an address, `--threads`, `--drain-timeout`,
+//! `--no-deflate`, `--metrics`), flattened by each example into its own `clap` parser, which
+//! gives `--help`, `--version`-free usage lines and errors that name the option at fault.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// The lines of `--help` for the shared options.
-pub(crate) const SERVER_OPTIONS: &str = "  --threads N            event loops, one per thread (default: one per core)
-  --drain-timeout SECS   on SIGINT or SIGTERM, how long the connections have to close (default 5)
-  --no-deflate           do not accept permessage-deflate
-  --metrics ADDR         also serve the metrics at http://ADDR/metrics (Prometheus text format)
-  -h, --help             this text
-";
-
-/// The shared options, parsed.
+/// The shared options.
+#[derive(clap::Args, Debug)]
 pub(crate) struct ServerOptions {
+    /// Where to listen: HOST:PORT, or a bare port (on 127.0.0.1)
+    #[arg(value_name = "ADDR", default_value = "127.0.0.1:9001", value_parser = parse_listen_addr)]
     pub(crate) addr: SocketAddr,
+    /// Event loops, one per thread [default: one per core]
+    #[arg(long, value_name = "N", default_value_t = default_threads(), hide_default_value = true,
+          value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
     pub(crate) threads: usize,
+    /// On SIGINT or SIGTERM, how long the connections have to close, in seconds
+    #[arg(long = "drain-timeout", value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub(crate) drain: Duration,
+    /// Do not accept permessage-deflate
+    #[arg(long = "no-deflate", action = clap::ArgAction::SetFalse)]
     pub(crate) deflate: bool,
+    /// Also serve the metrics at http://ADDR/metrics (Prometheus text format)
+    #[arg(long, value_name = "ADDR")]
     pub(crate) metrics: Option<SocketAddr>,
 }
 
-/// The next argument, as the value of option `name`.
-pub(crate) fn value(args: &mut impl Iterator<Item = String>, name: &str) -> Result<String, String> {
-    args.next().ok_or_else(|| format!("{name} needs a value"))
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-impl ServerOptions {
-    /// Parses the command line: `extra(option, args)` is offered each option not shared, takes
-    /// its value from `args` if it has one, and says whether it knew the option. `--help` prints
-    /// `usage` and exits.
-    pub(crate) fn parse(
-        usage: &str,
-        mut extra: impl FnMut(&str, &mut std::env::Args) -> Result<bool, String>,
-    ) -> Result<Self, String> {
-        let mut options = ServerOptions {
-            addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            drain: Duration::from_secs(5),
-            deflate: true,
-            metrics: None,
-        };
-        let mut args = std::env::args();
-        args.next();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "-h" | "--help" => {
-                    print!("{usage}");
-                    std::process::exit(0);
-                }
-                "--no-deflate" => options.deflate = false,
-                "--metrics" => {
-                    let v = value(&mut args, &arg)?;
-                    options.metrics = Some(v.parse().map_err(|e| format!("--metrics {v}: {e}"))?);
-                }
-                "--threads" => {
-                    let v = value(&mut args, &arg)?;
-                    options.threads = v.parse().map_err(|e| format!("--threads {v}: {e}"))?;
-                    if options.threads == 0 {
-                        return Err("--threads must be at least 1".into());
-                    }
-                }
-                "--drain-timeout" => {
-                    let v = value(&mut args, &arg)?;
-                    let secs: f64 = v.parse().map_err(|e| format!("--drain-timeout {v}: {e}"))?;
-                    options.drain =
-                        Duration::try_from_secs_f64(secs).map_err(|e| format!("--drain-timeout {v}: {e}"))?;
-                }
-                a if a.starts_with('-') => {
-                    if !extra(a, &mut args)? {
-                        return Err(format!("unknown option {a}"));
-                    }
-                }
-                // An address, or a bare port on the loopback interface.
-                a => {
-                    options.addr = match a.parse::<u16>() {
-                        Ok(port) => SocketAddr::from(([127, 0, 0, 1], port)),
-                        Err(_) => a.parse().map_err(|e| format!("address {a} (HOST:PORT, or a port): {e}"))?,
-                    }
-                }
-            }
-        }
-        Ok(options)
+/// An address, or a bare port on the loopback interface.
+pub(crate) fn parse_listen_addr(arg: &str) -> Result<SocketAddr, String> {
+    match arg.parse::<u16>() {
+        Ok(port) => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+        Err(_) => arg.parse().map_err(|e| format!("{e} (give HOST:PORT, e.g. 0.0.0.0:9001, or a port)")),
     }
 }
 
-/// Exits with status 2 and the usage on a command-line error.
-pub(crate) fn or_usage<T>(name: &str, usage: &str, parsed: Result<T, String>) -> T {
-    parsed.unwrap_or_else(|e| {
-        eprintln!("{name}: {e}\n\n{usage}");
-        std::process::exit(2);
-    })
+/// Seconds, fractions allowed.
+pub(crate) fn parse_secs(arg: &str) -> Result<Duration, String> {
+    let secs: f64 = arg.parse().map_err(|e| format!("{e} (give seconds, e.g. 2.5)"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
