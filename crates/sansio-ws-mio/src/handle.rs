@@ -76,6 +76,13 @@ impl Handle {
         self.command(Command::SetReading(id, reading))
     }
 
+    /// Wakes the loop for a turn, with no command: for an application that feeds it from a queue
+    /// of its own (a bounded channel from a reader thread, say) and takes from it with
+    /// [`EventLoop::with_ctx`](crate::EventLoop::with_ctx) after each [`turn`](crate::EventLoop::turn).
+    pub fn wake(&self) -> Result<(), Stopped> {
+        self.waker.wake().map_err(|_| Stopped)
+    }
+
     /// The loop's counters and gauges as of its last turn (cheap: a lock and a copy).
     pub fn metrics(&self) -> crate::Metrics {
         *self.metrics.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -251,3 +251,18 @@ fn a_timer_set_earlier_than_the_connections_own_deadline_wakes_the_loop_for_it()
     }
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
 }
+
+#[test]
+fn a_wake_from_another_thread_ends_a_waiting_turn() {
+    let mut el = EventLoop::new(config(), Dialer::default()).unwrap();
+    let handle = el.handle();
+    let waker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        handle.wake()
+    });
+    let started = StdInstant::now();
+    // Nothing else to wake it: without the wake this turn would sleep 5 s.
+    el.turn(Some(Duration::from_secs(5))).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(waker.join().unwrap(), Ok(()));
+}
