@@ -59,6 +59,11 @@ pub struct DriverConfig {
     /// How long the connections may stay over [`memory_budget`](Self::memory_budget) with the
     /// largest holders not read, before those are closed. Default 2 s.
     pub memory_grace: Duration,
+    /// TLS settings of `wss://` connections (roots, client certificates, versions, ALPN): see
+    /// [`tls::client_config`](crate::tls::client_config). `None`: Mozilla's roots
+    /// ([`tls::webpki_roots`](crate::tls::webpki_roots)) with ALPN `http/1.1`.
+    #[cfg(feature = "tls")]
+    pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// After the final event, how long the socket is kept (write side shut) to read what the peer
     /// still sends, so that closing does not reset the connection under its last frames. Default 2 s.
     pub linger: Duration,
@@ -78,11 +83,21 @@ impl Default for DriverConfig {
             memory_budget: 256 * 1024 * 1024,
             memory_grace: Duration::from_secs(2),
             linger: Duration::from_secs(2),
+            #[cfg(feature = "tls")]
+            tls_client: None,
         }
     }
 }
 
 impl DriverConfig {
+    /// Sets [`tls_client`](Self::tls_client).
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_tls_client(mut self, tls: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls_client = Some(tls);
+        self
+    }
+
     /// Sets [`connection`](Self::connection).
     #[must_use]
     pub fn with_connection(mut self, connection: Config) -> Self {

@@ -13,6 +13,7 @@ use sansio_ws::handshake::ClientHandshake;
 
 use crate::handle::{Command, Handle};
 use crate::handler::ConnId;
+use crate::transport::Transport;
 
 /// Host names resolved at once, at most, by one loop's helper threads.
 const MAX_RESOLVERS: usize = 4;
@@ -32,6 +33,11 @@ pub(crate) struct Dial {
     pub(crate) started: Instant,
     pub(crate) resolved: Option<Instant>,
     pub(crate) connected: Option<Instant>,
+    /// When the TLS handshake completed (`wss://`).
+    pub(crate) secured: Option<Instant>,
+    /// `wss://`: the TLS settings and the name to verify.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<(std::sync::Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
 }
 
 impl Dial {
@@ -46,7 +52,21 @@ impl Dial {
             started: now,
             resolved: None,
             connected: None,
+            secured: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// The transport of a socket just connected: a fresh TLS client for `wss://`.
+    pub(crate) fn transport(&self, sock: mio::net::TcpStream) -> io::Result<Transport> {
+        #[cfg(feature = "tls")]
+        if let Some((config, name)) = &self.tls {
+            let tls = rustls::ClientConnection::new(config.clone(), name.clone())
+                .map_err(|e| io::Error::other(format!("cannot start TLS: {e}")))?;
+            return Ok(Transport::tls(sock, tls.into()));
+        }
+        Ok(Transport::plain(sock))
     }
 
     /// The target's address when its host is an IP address literal (no lookup needed).
@@ -58,10 +78,12 @@ impl Dial {
     pub(crate) fn timing(&self, now: Instant) -> ConnectTiming {
         let resolved = self.resolved.unwrap_or(self.started);
         let connected = self.connected.unwrap_or(resolved);
+        let secured = self.secured.unwrap_or(connected);
         ConnectTiming {
             resolve: resolved.saturating_duration_since(self.started),
             connect: connected.saturating_duration_since(resolved),
-            handshake: now.saturating_duration_since(connected),
+            tls: secured.saturating_duration_since(connected),
+            handshake: now.saturating_duration_since(secured),
             attempts: self.attempts,
         }
     }
@@ -87,8 +109,10 @@ pub struct ConnectTiming {
     pub resolve: Duration,
     /// Connecting over TCP, every address tried included.
     pub connect: Duration,
-    /// From the TCP connection to the server's `101` response: writing the request, the
-    /// server's processing and one round trip.
+    /// The TLS handshake (zero for `ws://`).
+    pub tls: Duration,
+    /// From the TCP connection (or the end of the TLS handshake) to the server's `101`
+    /// response: writing the request, the server's processing and one round trip.
     pub handshake: Duration,
     /// How many addresses were tried (the last one connected).
     pub attempts: usize,
@@ -97,7 +121,7 @@ pub struct ConnectTiming {
 impl ConnectTiming {
     /// The whole time from the `connect` call to the open connection.
     pub fn total(&self) -> Duration {
-        self.resolve + self.connect + self.handshake
+        self.resolve + self.connect + self.tls + self.handshake
     }
 }
 

@@ -29,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::server::ServerHandle;
 use crate::slot::{Paused, ReadStep, Slot, Stage};
 use crate::timers::Timers;
+use crate::transport::Transport;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 /// The first delay before accepting again after running out of descriptors, and the longest.
@@ -130,6 +131,12 @@ pub(crate) struct Core {
     shutdown: Option<ShutdownState>,
     /// Host names of outgoing connections are resolved on its threads.
     resolver: Resolver,
+    /// The listener's TLS settings: accepted sockets speak TLS.
+    #[cfg(feature = "tls")]
+    tls_server: Option<Arc<rustls::ServerConfig>>,
+    /// TLS settings of `wss://` connections, made from the defaults on first use.
+    #[cfg(feature = "tls")]
+    tls_client: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// What the handler may do: a view of the event loop during a callback.
@@ -234,6 +241,13 @@ impl Ctx<'_> {
     /// Cancels the application timer of connection `id`; returns whether one was set.
     pub fn clear_timer(&mut self, id: ConnId) -> bool {
         self.core.slot_mut(id).and_then(|s| s.app_timer.take()).is_some()
+    }
+
+    /// What the TLS handshake of `id` agreed (the server name the client asked for, ALPN, version,
+    /// cipher suite), from [`Handler::on_request`] on: `None` for a plain connection, or before
+    /// the TLS handshake is complete.
+    pub fn tls_info(&self, id: ConnId) -> Option<crate::TlsInfo> {
+        self.core.slots.get(id.slot)?.as_ref().filter(|s| s.generation == id.generation)?.tls_info()
     }
 
     /// The connection `id`, while it is established.
@@ -380,6 +394,10 @@ impl<H: Handler> EventLoop<H> {
             published: published.clone(),
             shutdown: None,
             resolver: Resolver::default(),
+            #[cfg(feature = "tls")]
+            tls_server: None,
+            #[cfg(feature = "tls")]
+            tls_client: None,
         };
         Ok(EventLoop { core, handler, events: Events::with_capacity(1024), scratch, ready: Vec::new() })
     }
@@ -397,7 +415,32 @@ impl<H: Handler> EventLoop<H> {
         self.listen_with(TcpListener::from_std(listener))
     }
 
+    /// Listens on `addr` for `wss://`: every accepted socket speaks TLS with these settings (for
+    /// instance [`tls::server_config`](crate::tls::server_config)). Returns the bound address.
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(&mut self, addr: SocketAddr, config: Arc<rustls::ServerConfig>) -> io::Result<SocketAddr> {
+        let local = self.listen_with(TcpListener::bind(addr)?)?;
+        self.core.tls_server = Some(config);
+        Ok(local)
+    }
+
+    /// [`listen_on`](Self::listen_on) for `wss://`.
+    #[cfg(feature = "tls")]
+    pub fn listen_on_tls(
+        &mut self,
+        listener: std::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+    ) -> io::Result<SocketAddr> {
+        let local = self.listen_on(listener)?;
+        self.core.tls_server = Some(config);
+        Ok(local)
+    }
+
     fn listen_with(&mut self, mut listener: TcpListener) -> io::Result<SocketAddr> {
+        #[cfg(feature = "tls")]
+        {
+            self.core.tls_server = None;
+        }
         self.core.poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let local = listener.local_addr()?;
         if let Some(mut old) = self.core.listener.replace(listener) {
@@ -414,8 +457,10 @@ impl<H: Handler> EventLoop<H> {
         self.core.server = Some(server);
     }
 
-    /// Opens a connection to `url` with the loop's client settings.
+    /// Opens a connection to `url` with the loop's client settings. Its timeout and timings count
+    /// from now (not from the loop's last turn).
     pub fn connect(&mut self, url: &str) -> Result<ConnId, ConnectError> {
+        self.core.now = self.core.clock.now();
         let config = self.core.config.client.clone();
         self.core.connect(url, config, None)
     }
@@ -572,7 +617,8 @@ impl<H: Handler> EventLoop<H> {
                     // A refusal of this request must be written by the same deadline.
                     let deadline = now + self.core.config.server.timeout;
                     let stage = Stage::AwaitRequest(Box::new(hs));
-                    if let Ok(slot) = self.core.insert(Some(sock), peer, stage, deadline, false) {
+                    let Some(io) = self.core.accepted(sock, peer) else { continue };
+                    if let Ok(slot) = self.core.insert(Some(io), peer, stage, deadline, false) {
                         if let Some(generation) = self.core.slots[slot].as_ref().map(|s| s.generation) {
                             self.core.handshakes.push_back(ConnId { slot, generation });
                         }
@@ -644,7 +690,7 @@ impl<H: Handler> EventLoop<H> {
         let now = self.core.now;
         let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
         if let Stage::Connecting(_) = s.stage {
-            match s.sock.as_ref().and_then(connect_result) {
+            match s.io.as_ref().and_then(|io| connect_result(&io.sock)) {
                 None => return,
                 Some(Ok(())) => {
                     let Stage::Connecting(mut dial) = std::mem::replace(&mut s.stage, Stage::Lingering) else { return };
@@ -720,18 +766,29 @@ impl<H: Handler> EventLoop<H> {
                 }
                 return;
             }
+            let raw_before = s.io.as_ref().map_or(0, |io| io.raw_read);
             let (step, n) = s.read_step(now, &mut self.scratch);
-            let closed = s.peer_closed;
-            taken += n;
-            self.core.metrics.bytes_read += n as u64;
+            let raw = s.io.as_ref().map_or(0, |io| io.raw_read) - raw_before;
+            let (closed, short_drains) = (s.peer_closed, s.short_read_drains());
+            if let (Stage::AwaitResponse(dial), Some(io)) = (&mut s.stage, s.io.as_ref()) {
+                if dial.secured.is_none() && !io.is_handshaking() {
+                    dial.secured = Some(now);
+                }
+            }
+            taken += n.max(usize::try_from(raw).unwrap_or(usize::MAX));
+            self.core.metrics.bytes_read += raw;
             match step {
                 ReadStep::Data => self.on_read(slot, n),
                 ReadStep::WouldBlock => return,
-                ReadStep::Eof => return self.on_eof(slot),
+                ReadStep::Eof => return self.on_eof(slot, false),
+                #[cfg(feature = "tls")]
+                ReadStep::Truncated => return self.on_eof(slot, true),
+                #[cfg(feature = "tls")]
+                ReadStep::TlsFailed(e) => return self.on_tls_failed(slot, e),
             }
             self.dispatch(slot);
             self.core.account(slot);
-            let drained = n > 0 && n < self.scratch.len() && !closed;
+            let drained = short_drains && n > 0 && n < self.scratch.len() && !closed;
             if drained || !self.core.slots.get(slot).is_some_and(Option::is_some) {
                 return;
             }
@@ -804,7 +861,8 @@ impl<H: Handler> EventLoop<H> {
                                 return;
                             }
                         };
-                        let opened = opened(Role::Server, peer, request.path().into(), &upgraded, None);
+                        let mut opened = opened(Role::Server, peer, request.path().into(), &upgraded, None);
+                        opened.tls = s.tls_info();
                         let conn = upgraded.into_connection(self.core.config.connection.clone(), now);
                         self.open(id, opened, conn);
                     }
@@ -841,7 +899,8 @@ impl<H: Handler> EventLoop<H> {
                 }
             }
             Got::Upgraded(upgraded, path, timing) => {
-                let opened = opened(Role::Client, peer, path, &upgraded, Some(timing));
+                let mut opened = opened(Role::Client, peer, path, &upgraded, Some(timing));
+                opened.tls = self.core.slot_mut(id).and_then(|s| s.tls_info());
                 let conn = upgraded.into_connection(self.core.config.connection.clone(), now);
                 self.open(id, opened, conn);
             }
@@ -868,12 +927,17 @@ impl<H: Handler> EventLoop<H> {
         self.core.dirty.push(id.slot);
     }
 
-    fn on_eof(&mut self, slot: usize) {
+    /// The end of the peer's stream; `truncated`: a TLS stream that ended without close_notify.
+    fn on_eof(&mut self, slot: usize, truncated: bool) {
         let now = self.core.now;
         let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
         match &mut s.stage {
             Stage::Open(conn) => {
-                conn.handle_eof(now);
+                if truncated {
+                    conn.handle_truncation(now);
+                } else {
+                    conn.handle_eof(now);
+                }
                 self.dispatch(slot);
                 self.core.remove(slot);
             }
@@ -884,6 +948,41 @@ impl<H: Handler> EventLoop<H> {
                     "the server closed the connection during the handshake",
                 );
                 self.connect_failed(slot, ConnectError::Io { phase: ConnectPhase::Handshake, error });
+            }
+            _ => self.core.remove(slot),
+        }
+    }
+
+    /// The TLS layer failed: a handshake refused (a certificate, an alert, no protocol in common)
+    /// or a bad record. The alert goes out, then the socket closes; the connection, if it was
+    /// open, ends as cut; an outgoing one that was not yet open fails with the reason.
+    #[cfg(feature = "tls")]
+    fn on_tls_failed(&mut self, slot: usize, error: rustls::Error) {
+        let now = self.core.now;
+        let Some(s) = self.core.slots.get_mut(slot).and_then(Option::as_mut) else { return };
+        let id = ConnId { slot, generation: s.generation };
+        let peer = s.peer;
+        let why = crate::tls::describe(&error);
+        // The alert rustls queued, where the socket takes it now.
+        if let Some(io) = s.io.as_mut() {
+            let _ = io.flush(&mut self.core.metrics.bytes_written);
+        }
+        match &mut s.stage {
+            Stage::AwaitRequest(_) => {
+                self.core.metrics.refused_tls_handshake += 1;
+                report!(info, "{peer}: TLS handshake failed: {why}");
+                s.stage = Stage::Rejecting;
+                s.deadline = now + self.core.config.linger;
+                self.core.dirty.push(slot);
+            }
+            Stage::Connecting(_) | Stage::AwaitResponse(_) => {
+                self.connect_failed(slot, ConnectError::Tls { error, description: why });
+            }
+            Stage::Open(conn) => {
+                report!(info, "{id}: TLS failed: {why}");
+                conn.handle_truncation(now);
+                self.dispatch(slot);
+                self.core.remove(slot);
             }
             _ => self.core.remove(slot),
         }
@@ -989,16 +1088,16 @@ impl<H: Handler> EventLoop<H> {
                     }
                     let registry = self.core.poll.registry();
                     if s.update_interest(registry, Token(slot), more).is_err() {
-                        return self.on_eof(slot);
+                        return self.on_eof(slot, false);
                     }
                     if !more && matches!(s.stage, Stage::Rejecting) {
-                        s.shutdown_write();
+                        s.shutdown_write(&mut self.core.metrics.bytes_written);
                         s.stage = Stage::Lingering;
                         s.deadline = now + self.core.config.linger;
                     }
                 }
                 // Reset or broken pipe: the peer is gone.
-                Err(_) => return self.on_eof(slot),
+                Err(_) => return self.on_eof(slot, false),
             }
             // Events may make the handler send: write again until nothing new comes.
             if self.dispatch(slot) == 0 {
@@ -1041,9 +1140,12 @@ impl<H: Handler> EventLoop<H> {
             Stage::AwaitRequest(hs) => match hs.handle_timeout(now) {
                 Ok(()) => self.core.reschedule(slot),
                 Err(e) => {
-                    // The request did not arrive in time: answer 408 and close.
+                    // The request did not arrive in time: answer 408 and close (no answer to a
+                    // peer still in its TLS handshake: there is no secure channel to answer on).
                     self.core.metrics.count_bad_request(&e);
-                    e.write_response(&mut s.pending);
+                    if !s.io.as_ref().is_some_and(Transport::is_handshaking) {
+                        e.write_response(&mut s.pending);
+                    }
                     s.stage = Stage::Rejecting;
                     s.deadline = now + self.core.config.linger;
                     self.core.dirty.push(slot);
@@ -1063,6 +1165,9 @@ impl<H: Handler> EventLoop<H> {
                 let (phase, dial) = match &mut s.stage {
                     Stage::Resolving(dial) => (ConnectPhase::Resolving, dial),
                     Stage::Connecting(dial) => (ConnectPhase::Connecting, dial),
+                    Stage::AwaitResponse(dial) if s.io.as_ref().is_some_and(Transport::is_handshaking) => {
+                        (ConnectPhase::Tls, dial)
+                    }
                     Stage::AwaitResponse(dial) => (ConnectPhase::Handshake, dial),
                     _ => return,
                 };
@@ -1195,6 +1300,7 @@ fn opened(role: Role, peer: SocketAddr, path: String, upgraded: &Upgraded, timin
         extensions: upgraded.extensions().to_vec(),
         response: upgraded.server_response().cloned(),
         timing,
+        tls: None,
     }
 }
 
@@ -1268,10 +1374,10 @@ impl Core {
             .collect()
     }
 
-    /// Gives `sock` (none while resolving) a slot, registered with the poll.
+    /// Gives `io` (none while resolving) a slot, registered with the poll.
     fn insert(
         &mut self,
-        mut sock: Option<TcpStream>,
+        mut io: Option<Transport>,
         peer: SocketAddr,
         stage: Stage,
         deadline: Instant,
@@ -1282,8 +1388,8 @@ impl Core {
             self.slots.len() - 1
         });
         let interest = if write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-        if let Some(sock) = sock.as_mut() {
-            if let Err(e) = self.poll.registry().register(sock, Token(slot), interest) {
+        if let Some(io) = io.as_mut() {
+            if let Err(e) = self.poll.registry().register(&mut io.sock, Token(slot), interest) {
                 self.free.push(slot);
                 return Err(e);
             }
@@ -1292,7 +1398,7 @@ impl Core {
         self.live += 1;
         self.slots[slot] = Some(Slot {
             generation,
-            sock,
+            io,
             peer,
             stage,
             pending: Vec::new(),
@@ -1313,8 +1419,8 @@ impl Core {
 
     fn remove(&mut self, slot: usize) {
         let Some(mut s) = self.slots.get_mut(slot).and_then(Option::take) else { return };
-        if let Some(sock) = s.sock.as_mut() {
-            let _ = self.poll.registry().deregister(sock);
+        if let Some(io) = s.io.as_mut() {
+            let _ = self.poll.registry().deregister(&mut io.sock);
         }
         if s.counted {
             self.open -= 1;
@@ -1340,7 +1446,7 @@ impl Core {
         let now = self.now;
         let linger = self.config.linger;
         let Some(s) = self.slots.get_mut(slot).and_then(Option::as_mut) else { return };
-        s.shutdown_write();
+        s.shutdown_write(&mut self.metrics.bytes_written);
         if s.counted {
             s.counted = false;
             self.open -= 1;
@@ -1372,12 +1478,11 @@ impl Core {
         // The handshake's timeout counts from here, so it bounds resolving and connecting too.
         let now = self.now;
         let hs = ClientHandshake::new(url, config, now).map_err(ConnectError::Request)?;
-        if hs.target().is_secure() {
-            let error =
-                io::Error::new(io::ErrorKind::Unsupported, "wss:// needs TLS, which this driver does not provide");
-            return Err(ConnectError::Io { phase: ConnectPhase::Connecting, error });
-        }
+        let secure = hs.target().is_secure();
         let mut dial = Dial::new(hs, now);
+        if secure {
+            self.secure(&mut dial)?;
+        }
         let port = dial.hs.target().port();
         let known: Option<Vec<SocketAddr>> =
             addrs.map(<[SocketAddr]>::to_vec).or_else(|| dial.literal().map(|a| vec![a]));
@@ -1412,6 +1517,47 @@ impl Core {
         Ok(id)
     }
 
+    /// Readies `dial` for `wss://`: the client's TLS settings and the name to verify.
+    #[cfg(feature = "tls")]
+    fn secure(&mut self, dial: &mut Dial) -> Result<(), ConnectError> {
+        let config = match (&self.tls_client, &self.config.tls_client) {
+            (Some(cached), _) => cached.clone(),
+            (None, Some(configured)) => configured.clone(),
+            (None, None) => crate::tls::client_config(crate::tls::webpki_roots()),
+        };
+        self.tls_client = Some(config.clone());
+        let name = rustls::pki_types::ServerName::try_from(dial.host.clone()).map_err(|e| {
+            let error =
+                io::Error::new(io::ErrorKind::InvalidInput, format!("{}: not a name TLS can verify: {e}", dial.host));
+            ConnectError::Io { phase: ConnectPhase::Tls, error }
+        })?;
+        dial.tls = Some((config, name));
+        Ok(())
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn secure(&mut self, _dial: &mut Dial) -> Result<(), ConnectError> {
+        let error =
+            io::Error::new(io::ErrorKind::Unsupported, "wss:// needs TLS: build sansio-ws-mio with its `tls` feature");
+        Err(ConnectError::Io { phase: ConnectPhase::Connecting, error })
+    }
+
+    /// The transport of a socket just accepted: TLS if the listener has it.
+    fn accepted(&mut self, sock: TcpStream, peer: SocketAddr) -> Option<Transport> {
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.tls_server {
+            return match rustls::ServerConnection::new(config.clone()) {
+                Ok(tls) => Some(Transport::tls(sock, tls.into())),
+                Err(e) => {
+                    report!(warn, "{peer}: cannot start TLS: {e}");
+                    None
+                }
+            };
+        }
+        let _ = peer;
+        Some(Transport::plain(sock))
+    }
+
     /// Starts a TCP connection to the next address of slot's outgoing connection, giving it an
     /// equal share of the time left when more addresses remain after it. Addresses that fail at
     /// once are skipped. The error when none is left.
@@ -1425,8 +1571,8 @@ impl Core {
                 return Ok(());
             }
         };
-        if let Some(mut old) = s.sock.take() {
-            let _ = self.poll.registry().deregister(&mut old);
+        if let Some(mut old) = s.io.take() {
+            let _ = self.poll.registry().deregister(&mut old.sock);
         }
         let result = loop {
             let Some(addr) = dial.addrs.pop_front() else { break Err(dial.exhausted()) };
@@ -1447,7 +1593,13 @@ impl Core {
             }
             let left = dial.hs.poll_timeout().map_or(Duration::ZERO, |end| end.saturating_duration_since(now));
             s.deadline = now + left / (dial.addrs.len() as u32 + 1);
-            s.sock = Some(sock);
+            s.io = match dial.transport(sock) {
+                Ok(io) => Some(io),
+                Err(e) => {
+                    dial.last_error = Some(e);
+                    continue;
+                }
+            };
             s.peer = addr;
             s.writable_interest = true;
             break Ok(());

@@ -68,6 +68,23 @@ pub struct Opened {
     pub response: Option<Response>,
     /// Client side: how long resolving, connecting and the handshake took.
     pub timing: Option<ConnectTiming>,
+    /// Over TLS (`wss://`): what was agreed. `None` for a plain connection.
+    pub tls: Option<TlsInfo>,
+}
+
+/// What a TLS connection agreed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsInfo {
+    /// The server name the client asked for (SNI): on the server side, the name the client
+    /// asked for, if it sent one; on the client side, the name verified.
+    pub server_name: Option<String>,
+    /// The ALPN protocol agreed, if any (`http/1.1`).
+    pub alpn: Option<String>,
+    /// The protocol version, e.g. `TLSv1_3`.
+    pub version: String,
+    /// The cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher_suite: String,
 }
 
 /// Why an outgoing connection did not open.
@@ -93,6 +110,16 @@ pub enum ConnectError {
     },
     /// The server refused the upgrade or answered wrongly.
     Handshake(ClientHandshakeError),
+    /// The TLS handshake failed: the server's certificate was refused (`description` says which
+    /// check failed: unknown issuer, wrong name, expired…), the server sent an alert, or no
+    /// protocol was in common.
+    #[cfg(feature = "tls")]
+    Tls {
+        /// What rustls reported.
+        error: rustls::Error,
+        /// The same, in words.
+        description: String,
+    },
     /// The handshake timeout (`ClientConfig::timeout`, counted from the `connect` call) ran out.
     Timeout {
         /// What was still going on.
@@ -110,6 +137,8 @@ pub enum ConnectPhase {
     Resolving,
     /// Connecting over TCP.
     Connecting,
+    /// The TLS handshake (`wss://`).
+    Tls,
     /// Waiting for the server's answer to the opening handshake.
     Handshake,
 }
@@ -119,6 +148,7 @@ impl std::fmt::Display for ConnectPhase {
         f.write_str(match self {
             ConnectPhase::Resolving => "resolving the host name",
             ConnectPhase::Connecting => "connecting over TCP",
+            ConnectPhase::Tls => "in the TLS handshake",
             ConnectPhase::Handshake => "waiting for the server's handshake response",
         })
     }
@@ -132,6 +162,8 @@ impl ConnectError {
             ConnectError::Resolve { .. } => Some(ConnectPhase::Resolving),
             ConnectError::Io { phase, .. } => Some(*phase),
             ConnectError::Handshake(_) => Some(ConnectPhase::Handshake),
+            #[cfg(feature = "tls")]
+            ConnectError::Tls { .. } => Some(ConnectPhase::Tls),
             ConnectError::Timeout { phase, .. } => Some(*phase),
         }
     }
@@ -145,6 +177,8 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Io { phase: ConnectPhase::Connecting, error } => write!(f, "connection failed: {error}"),
             ConnectError::Io { phase, error } => write!(f, "connection failed {phase}: {error}"),
             ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            #[cfg(feature = "tls")]
+            ConnectError::Tls { description, .. } => write!(f, "TLS handshake failed: {description}"),
             ConnectError::Timeout { phase, after } => {
                 write!(f, "timed out after {} ms {phase}", after.as_millis())
             }

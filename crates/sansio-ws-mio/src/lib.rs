@@ -49,12 +49,15 @@ mod metrics;
 mod server;
 mod slot;
 mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
 
 pub use clock::Clock;
 pub use config::DriverConfig;
 pub use dial::ConnectTiming;
 pub use event_loop::{Broadcast, Ctx, EventLoop, ShutdownReport};
 pub use handle::{Handle, Stopped};
-pub use handler::{ConnId, ConnectError, ConnectPhase, Decision, Handler, Opened};
+pub use handler::{ConnId, ConnectError, ConnectPhase, Decision, Handler, Opened, TlsInfo};
 pub use metrics::{Metrics, SRTT_BUCKET_BOUNDS};
 pub use server::{Server, ServerHandle};

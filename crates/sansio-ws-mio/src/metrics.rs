@@ -65,6 +65,8 @@ pub struct Metrics {
     pub refused_bad_request: u64,
     /// TLS spoken to the plain listener (closed with nothing written).
     pub refused_tls_on_plain: u64,
+    /// TLS handshakes that failed on a TLS listener (an alert sent, then closed).
+    pub refused_tls_handshake: u64,
     /// Plain HTTP requests answered by the application ([`Handler::on_http`](crate::Handler::on_http)).
     pub http_responses: u64,
     /// Requests not complete within the handshake timeout (`408`).
@@ -99,6 +101,8 @@ pub struct Metrics {
     pub closed_clean_remote: u64,
     /// Connections whose transport ended without a close handshake.
     pub closed_peer_vanished: u64,
+    /// TLS connections cut (TCP ended without `close_notify`) before the close handshake.
+    pub closed_truncated: u64,
     /// Connections failed for a protocol violation with close code 1002.
     pub closed_protocol_error: u64,
     /// … with 1007 (invalid UTF-8 in text).
@@ -152,6 +156,7 @@ impl Metrics {
             refused_origin,
             refused_bad_request,
             refused_tls_on_plain,
+            refused_tls_handshake,
             http_responses,
             handshake_timeouts,
             connect_errors,
@@ -165,6 +170,7 @@ impl Metrics {
             closed_clean_local,
             closed_clean_remote,
             closed_peer_vanished,
+            closed_truncated,
             closed_protocol_error,
             closed_invalid_payload,
             closed_policy_violation,
@@ -190,6 +196,7 @@ impl Metrics {
         self.closed_clean_local
             + self.closed_clean_remote
             + self.closed_peer_vanished
+            + self.closed_truncated
             + self.closed_protocol_error
             + self.closed_invalid_payload
             + self.closed_policy_violation
@@ -207,6 +214,7 @@ impl Metrics {
             CloseCause::Clean { initiator: sansio_ws::connection::Side::Local, .. } => &mut self.closed_clean_local,
             CloseCause::Clean { .. } => &mut self.closed_clean_remote,
             CloseCause::PeerVanished { .. } => &mut self.closed_peer_vanished,
+            CloseCause::Truncated { .. } => &mut self.closed_truncated,
             CloseCause::ProtocolViolation(e) => match e.close_code() {
                 CloseCode::INVALID_PAYLOAD => &mut self.closed_invalid_payload,
                 CloseCode::POLICY_VIOLATION => &mut self.closed_policy_violation,

@@ -98,6 +98,21 @@ impl<H: Handler + Send + 'static> Server<H> {
         self.loops[0].listen_on(listener)
     }
 
+    /// Binds `addr` for `wss://` and has every loop accept from it with these TLS settings
+    /// (e.g. [`tls::server_config`](crate::tls::server_config)); returns the bound address.
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(
+        &mut self,
+        addr: SocketAddr,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<SocketAddr> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        for l in &mut self.loops[1..] {
+            l.listen_on_tls(listener.try_clone()?, config.clone())?;
+        }
+        self.loops[0].listen_on_tls(listener, config)
+    }
+
     /// A thread-safe handle to every loop.
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()

@@ -1,15 +1,15 @@
 //! One socket and the stage of its life: connecting, handshaking, open, or lingering.
 
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
 
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use sansio_ws::Instant;
 use sansio_ws::connection::Connection;
 use sansio_ws::handshake::ServerHandshake;
 
 use crate::dial::Dial;
+use crate::transport::{Got, Transport};
 
 /// Where a socket is in its life.
 pub(crate) enum Stage {
@@ -32,8 +32,8 @@ pub(crate) enum Stage {
 /// A socket of the event loop.
 pub(crate) struct Slot {
     pub(crate) generation: u64,
-    /// The socket; `None` only while [`Stage::Resolving`].
-    pub(crate) sock: Option<TcpStream>,
+    /// The socket (under TLS or not); `None` only while [`Stage::Resolving`].
+    pub(crate) io: Option<Transport>,
     pub(crate) peer: SocketAddr,
     pub(crate) stage: Stage,
     /// Raw bytes to write before anything else (handshake request or response, a refusal).
@@ -82,7 +82,7 @@ impl Paused {
 }
 
 /// What one read did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum ReadStep {
     /// Bytes were read and handed on; read again.
     Data,
@@ -90,6 +90,12 @@ pub(crate) enum ReadStep {
     WouldBlock,
     /// The peer closed its side (or the socket failed).
     Eof,
+    /// TLS: the TCP stream ended without `close_notify`.
+    #[cfg(feature = "tls")]
+    Truncated,
+    /// TLS failed (the handshake, or a bad record).
+    #[cfg(feature = "tls")]
+    TlsFailed(rustls::Error),
 }
 
 impl Slot {
@@ -110,52 +116,45 @@ impl Slot {
         }
     }
 
-    /// Writes `pending`, then (when open) the connection's output, until done or the socket
-    /// would block. Returns whether output remains; adds what it wrote to `written`.
+    /// Writes `pending`, then (when open) the connection's output, then what the TLS layer has
+    /// queued, until done or the socket would block. Returns whether output remains; adds what
+    /// went to the socket to `written`.
     pub(crate) fn flush(&mut self, now: Instant, written: &mut u64) -> io::Result<bool> {
-        let Some(sock) = self.sock.as_mut() else { return Ok(false) };
+        let Some(io) = self.io.as_mut() else { return Ok(false) };
         while self.pending_written < self.pending.len() {
-            match sock.write(&self.pending[self.pending_written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.pending_written += n;
-                    *written += n as u64;
-                }
+            match io.write(&[IoSlice::new(&self.pending[self.pending_written..])], written) {
+                Ok(n) => self.pending_written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
         self.pending.clear();
         self.pending_written = 0;
-        let Stage::Open(conn) = &mut self.stage else { return Ok(false) };
-        loop {
-            // Output is a few segments (frames are staged contiguously; large payloads are their
-            // own segments): a short array is quicker to set up for every write.
-            let mut slices = [IoSlice::new(&[]); 16];
-            let n = conn.transmit_io_slices(&mut slices);
-            if n == 0 {
-                return Ok(false);
-            }
-            match sock.write_vectored(&slices[..n]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    conn.advance_transmit(now, n);
-                    *written += n as u64;
+        if let Stage::Open(conn) = &mut self.stage {
+            loop {
+                // Output is a few segments (frames are staged contiguously; large payloads are
+                // their own segments): a short array is quicker to set up for every write.
+                let mut slices = [IoSlice::new(&[]); 16];
+                let n = conn.transmit_io_slices(&mut slices);
+                if n == 0 {
+                    break;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                match io.write(&slices[..n], written) {
+                    Ok(n) => conn.advance_transmit(now, n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                    Err(e) => return Err(e),
+                }
             }
         }
+        io.flush(written)
     }
 
     /// Registers write interest only while output is pending.
     pub(crate) fn update_interest(&mut self, registry: &Registry, token: Token, want_write: bool) -> io::Result<()> {
-        let Some(sock) = self.sock.as_mut() else { return Ok(()) };
+        let Some(io) = self.io.as_mut() else { return Ok(()) };
         if want_write != self.writable_interest {
             let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-            registry.reregister(sock, token, interest)?;
+            registry.reregister(&mut io.sock, token, interest)?;
             self.writable_interest = want_write;
         }
         Ok(())
@@ -163,20 +162,50 @@ impl Slot {
 
     /// One read into the event loop's `scratch` buffer: handed to the open connection at once
     /// (which keeps only what it has not made into messages yet), or left in `scratch` for the other
-    /// stages.
+    /// stages. The count is of plaintext bytes.
     pub(crate) fn read_step(&mut self, now: Instant, scratch: &mut [u8]) -> (ReadStep, usize) {
-        let Some(sock) = self.sock.as_mut() else { return (ReadStep::WouldBlock, 0) };
-        let result = sock.read(scratch);
-        if let (Stage::Open(conn), Ok(n)) = (&mut self.stage, &result) {
-            conn.handle_input(now, &scratch[..*n]);
+        let Some(io) = self.io.as_mut() else { return (ReadStep::WouldBlock, 0) };
+        match io.read(scratch) {
+            Got::Data(n) => {
+                if let Stage::Open(conn) = &mut self.stage {
+                    conn.handle_input(now, &scratch[..n]);
+                }
+                (ReadStep::Data, n)
+            }
+            Got::WouldBlock => (ReadStep::WouldBlock, 0),
+            Got::Eof => (ReadStep::Eof, 0),
+            #[cfg(feature = "tls")]
+            Got::Truncated => (ReadStep::Truncated, 0),
+            #[cfg(feature = "tls")]
+            Got::TlsFailed(e) => (ReadStep::TlsFailed(e), 0),
         }
-        match result {
-            Ok(0) => (ReadStep::Eof, 0),
-            Ok(n) => (ReadStep::Data, n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => (ReadStep::WouldBlock, 0),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => (ReadStep::Data, 0),
-            Err(_) => (ReadStep::Eof, 0),
+    }
+
+    /// Whether a short read says the socket is drained: true of a plain socket (readiness is
+    /// edge-triggered, and a read that does not fill the buffer took all there was); a TLS
+    /// connection may hold more plaintext than one read returns, so it is read until it would block.
+    pub(crate) fn short_read_drains(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.io.as_ref().is_some_and(|io| io.tls.is_some()) {
+            return false;
         }
+        true
+    }
+
+    /// What the TLS handshake agreed, once it is complete (`None` for a plain socket).
+    pub(crate) fn tls_info(&self) -> Option<crate::handler::TlsInfo> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.io.as_ref().and_then(|io| io.tls.as_deref()) {
+            if tls.is_handshaking() {
+                return None;
+            }
+            let verified = match &self.stage {
+                Stage::AwaitResponse(dial) => Some(dial.host.as_str()),
+                _ => None,
+            };
+            return Some(crate::tls::info(tls, verified));
+        }
+        None
     }
 
     /// What the connection holds now: its send queue and its peer's data.
@@ -187,10 +216,11 @@ impl Slot {
         }
     }
 
-    /// Shuts our write side (the peer sees EOF after everything we wrote).
-    pub(crate) fn shutdown_write(&mut self) {
-        if let Some(sock) = &self.sock {
-            let _ = sock.shutdown(Shutdown::Write);
+    /// Shuts our write side (the peer sees EOF after everything we wrote; under TLS,
+    /// `close_notify` first); adds what went to the socket to `written`.
+    pub(crate) fn shutdown_write(&mut self, written: &mut u64) {
+        if let Some(io) = self.io.as_mut() {
+            io.shutdown_write(written);
         }
     }
 }

@@ -224,6 +224,27 @@ fn peer_vanishing_is_reported_as_1006() {
     assert_eq!(final_cause(&p.server_events).code(), CloseCode::ABNORMAL);
 }
 
+/// A secure transport cut without close_notify: `Truncated` (1006) where a plain end of stream
+/// would be `PeerVanished`. (Once the close handshake is complete it is a clean end: the
+/// lifecycle's unit tests pin that.)
+#[test]
+fn a_truncated_transport_is_its_own_ending() {
+    let mut p = pair();
+    p.server.handle_truncation(p.now);
+    p.drive();
+    assert_eq!(final_cause(&p.server_events), CloseCause::Truncated { during_close: false });
+    assert_eq!(final_cause(&p.server_events).code(), CloseCode::ABNORMAL);
+
+    // Our Close written, no answer yet: cut during the close handshake.
+    let mut p = pair();
+    p.vanished[1] = true;
+    p.client.close(p.now, CloseCode::NORMAL, "done").unwrap();
+    p.drive();
+    p.client.handle_truncation(p.now);
+    p.drive();
+    assert_eq!(final_cause(&p.client_events), CloseCause::Truncated { during_close: true });
+}
+
 #[test]
 fn close_timeout_when_the_peer_never_answers() {
     let mut p = pair();

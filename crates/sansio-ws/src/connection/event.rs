@@ -207,6 +207,14 @@ pub enum CloseCause {
         /// We had already sent our Close frame and were waiting for the answer.
         during_close: bool,
     },
+    /// The secure transport was cut: it ended (TCP EOF or reset) without its own orderly close
+    /// (TLS `close_notify`) before the close handshake completed
+    /// ([`Connection::handle_truncation`](super::Connection::handle_truncation)). Close code
+    /// 1006; the end of the stream is not the peer's word, whoever cut it.
+    Truncated {
+        /// We had already sent our Close frame and were waiting for the answer.
+        during_close: bool,
+    },
     /// The peer broke the protocol; the connection was failed with a Close frame carrying
     /// [`ProtocolError::close_code`].
     ProtocolViolation(ProtocolError),
@@ -257,6 +265,12 @@ impl core::fmt::Display for CloseCause {
                 Ok(())
             }
             CloseCause::PeerVanished { during_close: false } => f.write_str("the peer vanished (1006: no Close)"),
+            CloseCause::Truncated { during_close: false } => {
+                f.write_str("the secure transport was cut without close_notify (1006: no Close)")
+            }
+            CloseCause::Truncated { during_close: true } => {
+                f.write_str("the secure transport was cut without close_notify during the close handshake (1006)")
+            }
             CloseCause::PeerVanished { during_close: true } => {
                 f.write_str("the peer vanished during the close handshake (1006)")
             }
@@ -343,6 +357,14 @@ mod tests {
             ),
             (CloseCause::PeerVanished { during_close: false }, "the peer vanished (1006: no Close)"),
             (CloseCause::PeerVanished { during_close: true }, "the peer vanished during the close handshake (1006)"),
+            (
+                CloseCause::Truncated { during_close: false },
+                "the secure transport was cut without close_notify (1006: no Close)",
+            ),
+            (
+                CloseCause::Truncated { during_close: true },
+                "the secure transport was cut without close_notify during the close handshake (1006)",
+            ),
             (
                 CloseCause::HeartbeatTimeout { misses: 3, last_rtt: Some(Duration::from_millis(42)) },
                 "heartbeat timeout: 3 Pings unanswered (1006), last round trip 42 ms",

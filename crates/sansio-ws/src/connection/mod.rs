@@ -322,9 +322,23 @@ impl Connection {
     /// The transport reached end of stream, or failed (reset, broken pipe). The connection ends:
     /// cleanly if the close handshake was complete, as [`CloseCause::PeerVanished`] otherwise.
     pub fn handle_eof(&mut self, now: Instant) {
+        self.end_of_input(now, false);
+    }
+
+    /// The transport ended without its own orderly close: a TLS connection whose TCP stream ended
+    /// (or was reset) without the peer's `close_notify`. What arrived before can be trusted, but
+    /// not that the stream ended where the peer meant it to. As [`handle_eof`](Self::handle_eof),
+    /// except that before the close handshake completes the cause is
+    /// [`CloseCause::Truncated`] instead of [`CloseCause::PeerVanished`]; once it is complete (a
+    /// peer that closed TCP without `close_notify` after the WebSocket Close), the ending is clean.
+    pub fn handle_truncation(&mut self, now: Instant) {
+        self.end_of_input(now, true);
+    }
+
+    fn end_of_input(&mut self, now: Instant, truncated: bool) {
         self.now = self.now.max(now);
         self.deferred = None;
-        self.step(now, Input::Eof);
+        self.step(now, Input::Eof { truncated });
     }
 
     /// A deadline from [`poll_timeout`](Self::poll_timeout) has passed. Spurious calls are harmless.

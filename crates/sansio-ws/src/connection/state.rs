@@ -12,6 +12,10 @@
 //!          └─────────────────────────────────── EOF / abort / heartbeat dead ─────────────────► Closed
 //! ```
 //!
+//! A transport cut without its own orderly close (a TLS connection without close_notify) is EOF
+//! too: `Truncated` where a plain EOF would be `PeerVanished`, and clean once the handshake is
+//! complete.
+//!
 //! From any closing phase, EOF, abort, the drain timeout and the close timeout lead to `Closed`
 //! with the cause they imply. Inputs that mean nothing in a phase (a spurious timeout, a second
 //! EOF) leave it unchanged.
@@ -72,8 +76,9 @@ pub(crate) enum Input {
     PeerClose { code: CloseCode, reason: String },
     /// Our Close frame has been handed to the transport in full.
     CloseWritten,
-    /// The transport reported end of stream or an error.
-    Eof,
+    /// The transport reported end of stream or an error; `truncated`: without its own orderly
+    /// close (a TLS connection cut without close_notify).
+    Eof { truncated: bool },
     /// The peer broke the protocol.
     Violation(ProtocolError),
     /// Queued output did not reach the transport within the drain timeout.
@@ -195,8 +200,8 @@ impl Phase {
             (Phase::LocalClosing { written: true, .. }, Input::Violation(e)) => {
                 finish(CloseCause::ProtocolViolation(e), &mut fx)
             }
-            (Phase::LocalClosing { written, .. }, Input::Eof) => {
-                finish(CloseCause::PeerVanished { during_close: written }, &mut fx)
+            (Phase::LocalClosing { written, .. }, Input::Eof { truncated }) => {
+                finish(vanished(written, truncated), &mut fx)
             }
             (Phase::LocalClosing { written: false, .. }, Input::DrainTimeout) => {
                 finish(CloseCause::DrainTimeout, &mut fx)
@@ -209,20 +214,23 @@ impl Phase {
                 fx.disarm_drain = true;
                 complete(role, CloseCause::Clean { code, reason, initiator: Side::Remote }, &mut fx)
             }
-            (Phase::RemoteClosing { code, reason }, Input::Eof) => {
+            (Phase::RemoteClosing { code, reason }, Input::Eof { .. }) => {
                 // The peer sent its Close and hung up before reading our reply: its side of the
                 // handshake was complete.
                 finish(CloseCause::Clean { code, reason, initiator: Side::Remote }, &mut fx)
             }
             (Phase::RemoteClosing { .. }, Input::DrainTimeout) => finish(CloseCause::DrainTimeout, &mut fx),
 
-            (Phase::Failing(e), Input::CloseWritten | Input::Eof | Input::DrainTimeout) => {
+            (Phase::Failing(e), Input::CloseWritten | Input::Eof { .. } | Input::DrainTimeout) => {
                 finish(CloseCause::ProtocolViolation(e), &mut fx)
             }
 
-            (Phase::AwaitingEof(cause), Input::Eof | Input::CloseTimeout | Input::Abort) => finish(cause, &mut fx),
+            // The handshake is complete: however the transport ends now, the ending is clean.
+            (Phase::AwaitingEof(cause), Input::Eof { .. } | Input::CloseTimeout | Input::Abort) => {
+                finish(cause, &mut fx)
+            }
 
-            (Phase::Open, Input::Eof) => finish(CloseCause::PeerVanished { during_close: false }, &mut fx),
+            (Phase::Open, Input::Eof { truncated }) => finish(vanished(false, truncated), &mut fx),
             (Phase::Open | Phase::LocalClosing { .. }, Input::HeartbeatDead { misses, last_rtt }) => {
                 finish(CloseCause::HeartbeatTimeout { misses, last_rtt }, &mut fx)
             }
@@ -233,6 +241,12 @@ impl Phase {
         };
         fx
     }
+}
+
+/// The transport ended before the close handshake completed: cut without its orderly close
+/// (`truncated`), or simply gone.
+fn vanished(during_close: bool, truncated: bool) -> CloseCause {
+    if truncated { CloseCause::Truncated { during_close } } else { CloseCause::PeerVanished { during_close } }
 }
 
 fn local_cause(code: CloseCode, reason: String, idle: bool) -> CloseCause {
@@ -285,7 +299,7 @@ mod tests {
                 }
                 Role::Client => {
                     assert!(fx.finish.is_none() && fx.arm_close);
-                    assert_eq!(p.step(role, Input::Eof).finish, Some(clean));
+                    assert_eq!(p.step(role, Input::Eof { truncated: false }).finish, Some(clean));
                 }
             }
         }
@@ -327,8 +341,11 @@ mod tests {
     #[test]
     fn timeouts_and_eof_in_each_phase() {
         let mut p = Phase::Open;
-        assert_eq!(p.step(Role::Server, Input::Eof).finish, Some(CloseCause::PeerVanished { during_close: false }));
-        assert_eq!(p.step(Role::Server, Input::Eof), Effects::default(), "closed stays closed");
+        assert_eq!(
+            p.step(Role::Server, Input::Eof { truncated: false }).finish,
+            Some(CloseCause::PeerVanished { during_close: false })
+        );
+        assert_eq!(p.step(Role::Server, Input::Eof { truncated: false }), Effects::default(), "closed stays closed");
 
         let mut p = Phase::Open;
         p.step(Role::Server, local_close());
@@ -344,7 +361,53 @@ mod tests {
         let mut p = Phase::Open;
         p.step(Role::Client, local_close());
         p.step(Role::Client, Input::CloseWritten);
-        assert_eq!(p.step(Role::Client, Input::Eof).finish, Some(CloseCause::PeerVanished { during_close: true }));
+        assert_eq!(
+            p.step(Role::Client, Input::Eof { truncated: false }).finish,
+            Some(CloseCause::PeerVanished { during_close: true })
+        );
+    }
+
+    /// A transport cut without its orderly close (TLS without close_notify): `Truncated` where a
+    /// plain EOF gives `PeerVanished`; the same ending as a plain EOF everywhere else.
+    #[test]
+    fn a_truncated_transport_in_each_phase() {
+        let cut = Input::Eof { truncated: true };
+        let mut p = Phase::Open;
+        assert_eq!(p.step(Role::Server, cut.clone()).finish, Some(CloseCause::Truncated { during_close: false }));
+        assert_eq!(p.step(Role::Server, cut.clone()), Effects::default(), "closed stays closed");
+
+        // Our Close queued but not written yet, then written.
+        let mut p = Phase::Open;
+        p.step(Role::Client, local_close());
+        assert_eq!(
+            p.clone().step(Role::Client, cut.clone()).finish,
+            Some(CloseCause::Truncated { during_close: false })
+        );
+        p.step(Role::Client, Input::CloseWritten);
+        assert_eq!(p.step(Role::Client, cut.clone()).finish, Some(CloseCause::Truncated { during_close: true }));
+
+        // The peer's Close arrived: its side of the handshake is complete, the ending is clean.
+        let mut p = Phase::Open;
+        p.step(Role::Server, Input::PeerClose { code: CloseCode::GOING_AWAY, reason: "bye".into() });
+        let clean = CloseCause::Clean { code: CloseCode::GOING_AWAY, reason: "bye".into(), initiator: Side::Remote };
+        assert_eq!(p.step(Role::Server, cut.clone()).finish, Some(clean));
+
+        // A client whose close handshake is complete: a server that closes TCP without
+        // close_notify is not an error.
+        let mut p = Phase::AwaitingEof(CloseCause::Clean {
+            code: CloseCode::NORMAL,
+            reason: String::new(),
+            initiator: Side::Local,
+        });
+        let clean = CloseCause::Clean { code: CloseCode::NORMAL, reason: String::new(), initiator: Side::Local };
+        assert_eq!(p.step(Role::Client, cut.clone()).finish, Some(clean));
+
+        // Failing: the violation stays the cause.
+        let mut p = Phase::Failing(ProtocolError::UnexpectedContinuation);
+        assert_eq!(
+            p.step(Role::Client, cut).finish,
+            Some(CloseCause::ProtocolViolation(ProtocolError::UnexpectedContinuation))
+        );
     }
 
     #[test]
@@ -437,7 +500,7 @@ mod tests {
         let remote = || Phase::RemoteClosing { code: CloseCode::from_u16(4000), reason: "x".into() };
         let mut p = remote();
         let cause = CloseCause::Clean { code: CloseCode::from_u16(4000), reason: "x".into(), initiator: Side::Remote };
-        assert_eq!(p.step(Role::Server, Input::Eof).finish, Some(cause));
+        assert_eq!(p.step(Role::Server, Input::Eof { truncated: false }).finish, Some(cause));
         let mut p = remote();
         assert_eq!(p.step(Role::Server, Input::DrainTimeout).finish, Some(CloseCause::DrainTimeout));
         let mut p = remote();
@@ -456,7 +519,7 @@ mod tests {
         );
         assert!(!fx.arm_drain && fx.finish.is_none(), "the drain deadline is already armed");
         assert_eq!(p, Phase::Failing(e));
-        for input in [Input::Eof, Input::DrainTimeout] {
+        for input in [Input::Eof { truncated: false }, Input::DrainTimeout] {
             let mut p = Phase::Failing(e);
             assert_eq!(p.step(Role::Server, input).finish, Some(CloseCause::ProtocolViolation(e)));
         }
