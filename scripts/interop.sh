@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Interoperability checks against independent WebSocket implementations:
 #   python:  the Python `websockets` client against our echo-server (tests/interop/py_client.py),
-#            and our interop-client against a Python `websockets` server (tests/interop/py_server.py);
+#            and our interop-client against a Python `websockets` server (tests/interop/py_server.py),
+#            each with and without permessage-deflate, and over TLS (wss://, a CA of our own from
+#            the dev-cert example that both sides trust);
 #   browser: our chat example in headless Chromium pages, driven over the DevTools protocol
 #            (tests/interop/browser.py) through its whole lifecycle, a server restart included;
-#            the screenshots go to target/interop/chat-{open,disconnected,reconnected,left}.png.
+#            the screenshots go to target/interop/chat-{open,disconnected,reconnected,left}.png;
+#            the same over https:// and wss:// (Chromium trusting the test certificate by its key),
+#            screenshots target/interop/chat-tls-*.png.
 # Everything listens on 127.0.0.1, on ports the servers pick (port 0) and print.
 #
 # Installs what it needs: `websockets` from PyPI into target/interop-venv, and Debian's chromium
@@ -97,8 +101,14 @@ fi
 PY=$VENV/bin/python
 echo "==> websockets $("$PY" -c 'import websockets; print(websockets.__version__)')"
 
-echo "==> building the examples (release)"
-cargo build --release -q -p sansio-ws-mio --example echo-server --example chat --example interop-client
+echo "==> building the examples (release, with TLS)"
+cargo build --release -q -p sansio-ws-mio --features tls --example echo-server --example chat --example interop-client \
+    --example dev-cert
+# A CA and a certificate for localhost and 127.0.0.1 it signs; the last line gives the key's hash.
+PKI=$OUT/pki
+SPKI=$("$BIN/dev-cert" "$PKI" 2> "$OUT/dev-cert.log" | sed -n 's/^spki-sha256 //p')
+[ -n "$SPKI" ] || { echo "dev-cert made no certificate (log: $OUT/dev-cert.log)" >&2; exit 1; }
+TLS_SERVER=(--tls-cert "$PKI/cert.pem" --tls-key "$PKI/key.pem")
 
 # start_server LOG COMMAND...: starts a server that prints its address (ws:// or http:// on
 # 127.0.0.1) and sets SERVER_PID and SERVER_URL; fails if no address shows within 10 s.
@@ -112,7 +122,7 @@ start_server() {
     PIDS+=("$SERVER_PID")
     SERVER_URL=
     for _ in $(seq 1 100); do
-        SERVER_URL=$(grep -o -m1 -E '(ws|http)://127\.0\.0\.1:[0-9]+' "$log" || true)
+        SERVER_URL=$(grep -o -m1 -E '(wss?|https?)://127\.0\.0\.1:[0-9]+' "$log" || true)
         [ -n "$SERVER_URL" ] && return 0
         kill -0 "$SERVER_PID" 2> /dev/null || break
         sleep 0.1
@@ -167,6 +177,16 @@ run_python() {
         fi
     done
 
+    part=py-client-tls
+    echo "==> Python websockets client -> our echo-server over TLS (wss://)"
+    if start_server "$OUT/$part-echo-server.log" "$BIN/echo-server" 127.0.0.1:0 "${TLS_SERVER[@]}"; then
+        local echo_pid=$SERVER_PID
+        run_checks "$part" timeout 150 "$PY" "$ROOT/tests/interop/py_client.py" "$SERVER_URL" --ca "$PKI/ca.pem"
+        stop_server "$echo_pid"
+    else
+        record "$part" FAIL "echo-server starts over TLS" "see target/interop/$part-echo-server.log"
+    fi
+
     for flag in "" --no-compression; do
         part=py-server${flag:+-plain}
         echo "==> our interop-client -> Python websockets server (${flag:-permessage-deflate accepted})"
@@ -178,6 +198,17 @@ run_python() {
             record "$part" FAIL "py_server.py starts" "see target/interop/$part-py-server.log"
         fi
     done
+
+    part=py-server-tls
+    echo "==> our interop-client -> Python websockets server over TLS (wss://)"
+    if start_server "$OUT/$part-py-server.log" "$PY" "$ROOT/tests/interop/py_server.py" 0 \
+        --cert "$PKI/cert.pem" --key "$PKI/key.pem"; then
+        local py_pid=$SERVER_PID
+        run_checks "$part" timeout 90 "$BIN/interop-client" "$SERVER_URL" --ca "$PKI/ca.pem"
+        stop_server "$py_pid"
+    else
+        record "$part" FAIL "py_server.py starts over TLS" "see target/interop/$part-py-server.log"
+    fi
 }
 
 run_browser() {
@@ -201,20 +232,31 @@ run_browser() {
         fi
         return 0
     fi
-    echo "==> two headless Chromium pages -> our chat example ($("$CHROMIUM" --version 2> /dev/null || echo "$CHROMIUM"))"
+    echo "==> headless Chromium pages -> our chat example ($("$CHROMIUM" --version 2> /dev/null || echo "$CHROMIUM"))"
+    browser_run browser chat http
+    echo "==> the same over https:// and wss:// (Chromium trusts the test certificate by its key's hash)"
+    CHROMIUM_FLAGS="--ignore-certificate-errors-spki-list=$SPKI" browser_run browser-tls chat-tls https "${TLS_SERVER[@]}"
+}
+
+# browser_run PART NAME SCHEME [CHAT OPTIONS...]: the chat's whole lifecycle in Chromium pages;
+# screenshots target/interop/NAME-*.png.
+browser_run() {
+    local part=$1 name=$2 scheme=$3
+    shift 3
     # A heartbeat after 1 s of silence, so the pages show a measured round trip soon; the history
     # saved on shutdown and read back on start.
-    local chat=("$BIN/chat" --heartbeat 1 --history "$OUT/chat-history.json")
-    rm -f "$OUT/chat-history.json" "$OUT"/chat*.png
-    if start_server "$OUT/chat.log" "${chat[@]}" 127.0.0.1:0; then
+    local chat=("$BIN/chat" --heartbeat 1 --history "$OUT/$name-history.json" "$@")
+    rm -f "$OUT/$name-history.json" "$OUT/$name"-*.png
+    if start_server "$OUT/$name.log" "${chat[@]}" 127.0.0.1:0; then
         local chat_pid=$SERVER_PID
+        case "$SERVER_URL" in "$scheme"://*) ;; *) record "$part" FAIL "chat serves $scheme" "it printed $SERVER_URL" ;; esac
         # The chat's pid and command line: the browser check stops it with SIGTERM, then starts it
         # again on the same address and expects the pages to reconnect by themselves.
-        run_checks browser timeout 180 "$PY" "$ROOT/tests/interop/browser.py" \
-            "$CHROMIUM" "$SERVER_URL/" "$OUT/chat.png" "$OUT" "$chat_pid" "${chat[@]}"
+        CHROMIUM_FLAGS=${CHROMIUM_FLAGS:-} run_checks "$part" timeout 180 "$PY" "$ROOT/tests/interop/browser.py" \
+            "$CHROMIUM" "$SERVER_URL/" "$OUT/$name.png" "$OUT" "$chat_pid" "${chat[@]}"
         stop_server "$chat_pid"
     else
-        record browser FAIL "chat example starts" "see target/interop/chat.log"
+        record "$part" FAIL "chat example starts" "see target/interop/$name.log"
     fi
 }
 

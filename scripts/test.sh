@@ -2,7 +2,11 @@
 # Runs every test of the workspace: unit, integration, property and doc tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The whole workspace: the command-line tool asks for the mio driver's `tls` feature, so the
+# driver is built (and its TLS tests run) with it.
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc "$@"
+# The driver on its own, as a user without TLS builds it (wss:// refused, saying why).
+cargo test -p sansio-ws-mio --lib --tests "$@"
 # The mio driver's optional `log` feature (off in the workspace build): what it reports.
 cargo test -p sansio-ws-mio --features log --test log "$@"

@@ -39,6 +39,7 @@ CHECKS = [
     "page A loads the chat and opens",
     "page B loads the chat and opens",
     "both pages count 2 peers",
+    "the page's WebSocket matches its scheme (ws:// on http, wss:// on https)",
     "page B takes the name bea",
     "a message typed in page A is sent",
     "a message typed in page B is sent",
@@ -233,8 +234,8 @@ async def restart(checks: Checks, cdp: Cdp, pages: list[Page], chat: list[str], 
         return v is not None and "closed by the server: 1001" in v and "going away" in v and "reconnecting" in v
 
     results = [await page.wait_for(STATUS, going_away) for page in pages]
-    checks.report(CHECKS[11], all(ok for ok, _ in results), f"status {[v for _, v in results]}")
-    await screenshot_to(checks, a, shot.replace(".png", "-disconnected.png"), CHECKS[12],
+    checks.report(CHECKS[12], all(ok for ok, _ in results), f"status {[v for _, v in results]}")
+    await screenshot_to(checks, a, shot.replace(".png", "-disconnected.png"), CHECKS[13],
                         ["closed by the server: 1001", "going away", "reconnecting", "– online", said["A"]])
     # The first process must be gone (its history saved) before the second binds the address.
     for _ in range(200):
@@ -248,12 +249,12 @@ async def restart(checks: Checks, cdp: Cdp, pages: list[Page], chat: list[str], 
     PIDS.append(second)
     results = [await page.wait_for(STATE, lambda v: v == "open") for page in pages]
     ok, me = await b.wait_for("me", lambda v: v == "bea")
-    checks.report(CHECKS[13], all(r for r, _ in results) and ok, f"states {[v for _, v in results]}, B is {me!r}")
+    checks.report(CHECKS[14], all(r for r, _ in results) and ok, f"states {[v for _, v in results]}, B is {me!r}")
     c = await open_page(cdp, "C", chat_url_of(chat))
     ok, lines = await c.wait_for(LOG, lambda v: v is not None and shows(v, said["A"], False, "guest-1")
                                  and shows(v, said["B"], False, "bea"))
-    checks.report(CHECKS[14], ok, f"page C log: {lines}")
-    await screenshot_to(checks, c, shot.replace(".png", "-reconnected.png"), CHECKS[15], ["open", said["A"], said["B"]])
+    checks.report(CHECKS[15], ok, f"page C log: {lines}")
+    await screenshot_to(checks, c, shot.replace(".png", "-reconnected.png"), CHECKS[16], ["open", said["A"], said["B"]])
     return c
 
 
@@ -261,7 +262,11 @@ PIDS: list[subprocess.Popen] = []
 
 
 def chat_url_of(chat: list[str]) -> str:
-    return "http://" + chat[-1] + "/"
+    return SCHEME + "://" + chat[-1] + "/"
+
+
+# http or https: what the chat was started with.
+SCHEME = "http"
 
 
 async def drive(checks: Checks, endpoint: str, chat_url: str, screenshot: str, chat: list[str], chat_pid: int) -> None:
@@ -277,27 +282,31 @@ async def drive(checks: Checks, endpoint: str, chat_url: str, screenshot: str, c
         print(f"  (extensions negotiated by the page: {extensions or 'none'})", flush=True)
         results = [await page.wait_for(PEERS, lambda v: v == "2") for page in (a, b)]
         checks.report(CHECKS[3], all(ok for ok, _ in results), f"peers {[v for _, v in results]}")
+        socket = await a.eval("typeof ws === 'object' ? ws.url : null") or ""
+        expected = "wss://" if SCHEME == "https" else "ws://"
+        checks.report(CHECKS[4], socket.startswith(expected), f"the page at {SCHEME}:// opened {socket!r}")
+        print(f"  (the page's WebSocket: {socket})", flush=True)
 
         await b.eval("document.getElementById('name').focus()")
         await b.call("Input.insertText", {"text": "bea"})
         await b.press_enter()
         ok, me = await b.wait_for("me", lambda v: v == "bea")
         seen, lines = await a.wait_for(LOG, lambda v: v is not None and any(t.endswith("guest-2 is now bea") for _, t in v))
-        checks.report(CHECKS[4], ok and seen, f"B is {me!r}, page A log {lines}")
+        checks.report(CHECKS[5], ok and seen, f"B is {me!r}, page A log {lines}")
 
         said = {"A": "hello from page A", "B": "hello from page B, caf\u00e9 \u2713"}
         authors = {"A": "guest-1", "B": "bea"}
-        for page, check in ((a, CHECKS[5]), (b, CHECKS[6])):
+        for page, check in ((a, CHECKS[6]), (b, CHECKS[7])):
             await page.type_and_send(said[page.name])
             # The page empties its input once the message is handed to its WebSocket.
             ok, left = await page.wait_for(INPUT, lambda v: v == "")
             checks.report(check, ok, f"input still holds {left!r}")
-        await shows_both(checks, a, CHECKS[7], said, authors)
-        await shows_both(checks, b, CHECKS[8], said, authors)
+        await shows_both(checks, a, CHECKS[8], said, authors)
+        await shows_both(checks, b, CHECKS[9], said, authors)
         results = [await page.wait_for(RTT, is_rtt) for page in (a, b)]
-        checks.report(CHECKS[9], all(ok for ok, _ in results), f"headers {[v for _, v in results]}")
+        checks.report(CHECKS[10], all(ok for ok, _ in results), f"headers {[v for _, v in results]}")
         rtt = results[0][1] or ""
-        await screenshot_to(checks, a, screenshot.replace(".png", "-open.png"), CHECKS[10],
+        await screenshot_to(checks, a, screenshot.replace(".png", "-open.png"), CHECKS[11],
                             ["open", "RTT ", "Pong deadline", "heartbeat every", said["A"], said["B"], "2 online"])
         print(f"  (page A header: {rtt})", flush=True)
 
@@ -310,9 +319,9 @@ async def drive(checks: Checks, endpoint: str, chat_url: str, screenshot: str, c
         phases = await b.eval(LIFECYCLE)
         fewer, peers = await a.wait_for(PEERS, lambda v: v is not None and v.isdigit() and int(v) == peers_before - 1)
         closed_by_me = status is not None and status.startswith("closed by you: 1000 closed normally")
-        checks.report(CHECKS[16], ok and closed_by_me and fewer and (phases or "").endswith("open > closing > closed"),
+        checks.report(CHECKS[17], ok and closed_by_me and fewer and (phases or "").endswith("open > closing > closed"),
                       f"status {status!r}, lifecycle {phases!r}, page A peers {peers!r} (were {peers_before})")
-        await screenshot_to(checks, b, screenshot.replace(".png", "-left.png"), CHECKS[17],
+        await screenshot_to(checks, b, screenshot.replace(".png", "-left.png"), CHECKS[18],
                             ["closed by you: 1000", "left the chat", "join"])
         for page in (a, b, c):
             await cdp.call("Target.closeTarget", {"targetId": page.target})
@@ -366,7 +375,9 @@ def stop(browser: subprocess.Popen) -> None:
 def main() -> None:
     chromium, chat_url, screenshot, work, chat_pid = sys.argv[1:6]
     # The chat's command line, to start it again on the same address after the SIGTERM.
-    chat = sys.argv[6:] + [chat_url.removeprefix("http://").rstrip("/")]
+    global SCHEME
+    SCHEME, _, address = chat_url.partition("://")
+    chat = sys.argv[6:] + [address.rstrip("/")]
     profile = os.path.join(work, "chromium-profile")
     shutil.rmtree(profile, ignore_errors=True)
     os.makedirs(profile)
@@ -389,6 +400,8 @@ def main() -> None:
         "--mute-audio",
         f"--user-data-dir={profile}",
         "--remote-debugging-port=0",
+        # Extra flags, e.g. the hash of a test certificate's key to trust.
+        *os.environ.get("CHROMIUM_FLAGS", "").split(),
         "about:blank",
     ]
     with open(os.path.join(work, "chromium.log"), "wb") as log:

@@ -1,13 +1,16 @@
 """The client side of the interop checks: the Python `websockets` client against our echo-server.
 
-The client offers permessage-deflate unless `--no-compression` is given. Prints one `PASS name`
+The client offers permessage-deflate unless `--no-compression` is given; for a wss:// URL it
+trusts the CA certificates of `--ca FILE` (and verifies the server's name). Prints one `PASS name`
 or `FAIL name: detail` line per check; exits non-zero on any failure.
 
-Usage: py_client.py ws://127.0.0.1:PORT [--no-compression]
+Usage: py_client.py ws://127.0.0.1:PORT [--no-compression] [--ca CA.pem]
 """
 
+import argparse
 import asyncio
 import os
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
@@ -69,13 +72,18 @@ async def fragments_with_ping(ws) -> None:
     report("ping between fragments answered, message echoed whole", got == expected, f"got {show(got)}")
 
 
-async def checks(url: str, compression: str | None) -> None:
+async def checks(url: str, compression: str | None, ca: str | None) -> None:
     options = dict(max_size=MAX_SIZE, ping_interval=None, proxy=None, open_timeout=TIMEOUT)
+    if url.startswith("wss://"):
+        options["ssl"] = ssl.create_default_context(cafile=ca)
     async with connect(url, compression=compression, **options) as ws:
         # Whether the server takes up the offer of permessage-deflate or not, messages must go through.
         extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
         offered = "permessage-deflate offered" if compression else "no extension offered"
         report(f"opening handshake ({offered})", compression is not None or extensions is None, f"{extensions}")
+        tls = ws.transport.get_extra_info("ssl_object")
+        if tls is not None:
+            print(f"  (TLS: {tls.version()} {tls.cipher()[0]}, ALPN {tls.selected_alpn_protocol()})", flush=True)
         print(f"  (extensions in the server's answer: {extensions or 'none'})", flush=True)
         await echo(ws, "text echo", "hello, wörld ✓")
         await echo(ws, "empty text echo", "")
@@ -101,11 +109,14 @@ async def checks(url: str, compression: str | None) -> None:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    url = args[0] if args else "ws://127.0.0.1:9021"
-    compression = None if "--no-compression" in sys.argv else "deflate"
+    parser = argparse.ArgumentParser(description="The Python websockets client against our echo-server.")
+    parser.add_argument("url", nargs="?", default="ws://127.0.0.1:9021")
+    parser.add_argument("--no-compression", action="store_true", help="do not offer permessage-deflate")
+    parser.add_argument("--ca", help="for wss://: trust the CA certificates of this PEM file")
+    args = parser.parse_args()
+    compression = None if args.no_compression else "deflate"
     try:
-        asyncio.run(asyncio.wait_for(checks(url, compression), 120))
+        asyncio.run(asyncio.wait_for(checks(args.url, compression, args.ca), 120))
     except Exception as e:  # noqa: BLE001 - any error is a failed run, reported as such
         report("the run completes", False, f"{type(e).__name__}: {e}")
     sys.exit(1 if failures else 0)

@@ -13,13 +13,16 @@ Every connection must offer the subprotocol "interop.v1". By path:
 
 Every connection that ends is logged on stdout as `closed PATH: received CODE REASON`.
 
-permessage-deflate is accepted when offered, unless `--no-compression` is given.
+permessage-deflate is accepted when offered, unless `--no-compression` is given. With `--cert`
+and `--key` it serves wss:// with that certificate.
 
-Usage: py_server.py PORT [--no-compression]
-  (PORT 0 for any free port; the address is printed as ws://127.0.0.1:PORT)
+Usage: py_server.py PORT [--no-compression] [--cert CERT.pem --key KEY.pem]
+  (PORT 0 for any free port; the address is printed as ws://127.0.0.1:PORT, or wss://)
 """
 
+import argparse
 import asyncio
+import ssl
 import sys
 
 from websockets.asyncio.server import serve
@@ -90,13 +93,23 @@ async def handler(ws) -> None:
 
 
 async def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    port = int(args[0]) if args else 0
-    compression = None if "--no-compression" in sys.argv else "deflate"
+    parser = argparse.ArgumentParser(description="A Python websockets server for our interop-client.")
+    parser.add_argument("port", nargs="?", type=int, default=0)
+    parser.add_argument("--no-compression", action="store_true", help="do not accept permessage-deflate")
+    parser.add_argument("--cert", help="serve wss:// with this certificate chain (PEM)")
+    parser.add_argument("--key", help="the certificate's private key (PEM)")
+    args = parser.parse_args()
+    compression = None if args.no_compression else "deflate"
     options = dict(subprotocols=[SUBPROTOCOL], max_size=MAX_SIZE, ping_interval=None, compression=compression)
-    async with serve(handler, "127.0.0.1", port, **options) as server:
+    scheme = "ws"
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        options["ssl"] = context
+        scheme = "wss"
+    async with serve(handler, "127.0.0.1", args.port, **options) as server:
         port = server.sockets[0].getsockname()[1]
-        print(f"py_server: listening on ws://127.0.0.1:{port}", flush=True)
+        print(f"py_server: listening on {scheme}://127.0.0.1:{port}", flush=True)
         await server.serve_forever()
 
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sansio_ws::connection::{Closed, Config, Event, HeartbeatConfig, Message};
 use sansio_ws::error::SendErrorKind;
 use sansio_ws::frame::CloseCode;
-use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
+use sansio_ws_mio::{ConnId, ConnectError, Ctx, EventLoop, Handler, Opened};
 
 use crate::options::{self, Target};
 use crate::{describe_open, words};
@@ -206,7 +206,7 @@ fn read_input(tx: mpsc::SyncSender<Input>, wake: sansio_ws_mio::Handle) {
 pub(crate) fn run(args: Args) -> Result<ExitCode, String> {
     let heartbeat = args.ping_interval.0.map(|interval| HeartbeatConfig::default().with_interval(interval));
     let connection = Config::default().with_heartbeat(heartbeat).with_max_message_size(args.max_message);
-    let config = DriverConfig::default().with_connection(connection);
+    let config = args.target.driver_config(connection)?;
     let client = Client {
         url: args.target.url.clone(),
         binary: args.binary,

@@ -16,7 +16,7 @@ use sansio_ws::bytes::Bytes;
 use sansio_ws::connection::{CloseCause, Closed, Config, Event, Message, Side};
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::ClientConfig;
-use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
+use sansio_ws_mio::{ConnId, ConnectError, Ctx, EventLoop, Handler, Opened};
 
 use crate::options::{self, Target};
 use crate::report::{CloseReport, ConnectionReport, Failure, OpenReport, PingReport, ProbeReport, Report};
@@ -326,14 +326,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, String> {
     // room for the echo of the largest probe. Each probe message goes as one frame, as browsers
     // send them: a Ping queued behind it cannot be sent between its frames, so its Pong means
     // the whole message was read.
-    let frame = usize::try_from(args.max_probe).unwrap_or(usize::MAX).max(Config::default().send_frame_size);
+    // (Twice the size: compressed, random bytes grow a little.)
+    let frame =
+        usize::try_from(args.max_probe.saturating_mul(2)).unwrap_or(usize::MAX).max(Config::default().send_frame_size);
     let connection = Config::default()
         .with_send_frame_size(frame)
         .with_heartbeat(None)
         .with_close_timeout(Some(args.close_timeout))
         .with_max_message_size(args.max_probe.max(64 << 20))
         .with_max_frame_size(args.max_probe.max(16 << 20));
-    let config = DriverConfig::default().with_connection(connection);
+    let config = args.target.driver_config(connection)?;
     let json = args.json;
     let url = args.target.url.clone();
     let diagnose = Diagnose::new(args);

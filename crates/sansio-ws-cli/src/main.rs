@@ -86,12 +86,16 @@ fn describe_open(opened: &Opened) -> String {
     let mut text = format!("({})", opened.peer);
     if let Some(t) = opened.timing {
         text += &format!(
-            " in {}: resolve {}, connect {}, handshake {}",
+            " in {}: resolve {}, connect {}, TLS {}, handshake {}",
             options::ms(t.total()),
             options::ms(t.resolve),
             options::ms(t.connect),
+            options::ms(t.tls),
             options::ms(t.handshake)
         );
+    }
+    if let Some(tls) = &opened.tls {
+        text += &format!("; {} {}", tls.version, tls.cipher_suite);
     }
     if opened.role == sansio_ws::Role::Server {
         text += &format!(" on {}", opened.path);

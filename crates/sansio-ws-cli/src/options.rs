@@ -7,7 +7,7 @@ use sansio_ws::handshake::ClientConfig;
 /// Where to connect and how to ask for the upgrade (`connect` and `diagnose`).
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Target {
-    /// The endpoint: ws://HOST[:PORT][/PATH][?QUERY]
+    /// The endpoint: ws://HOST[:PORT][/PATH][?QUERY], or wss://
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// Offer this subprotocol (repeat for more, most preferred first)
@@ -22,12 +22,28 @@ pub(crate) struct Target {
     /// Do not offer permessage-deflate
     #[arg(long = "no-deflate")]
     pub(crate) no_deflate: bool,
+    /// For wss://: trust the CA certificates of this PEM file too (a private or test CA)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca: Option<std::path::PathBuf>,
     /// How long resolving, connecting and the opening handshake may take together, in seconds
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     pub(crate) timeout: Duration,
 }
 
 impl Target {
+    /// The driver's settings for this target: `connection` for the connection, and the TLS roots
+    /// (Mozilla's, plus `--ca`). The error names the file.
+    pub(crate) fn driver_config(
+        &self,
+        connection: sansio_ws::connection::Config,
+    ) -> Result<sansio_ws_mio::DriverConfig, String> {
+        let config = sansio_ws_mio::DriverConfig::default().with_connection(connection);
+        let Some(ca) = &self.ca else { return Ok(config) };
+        let roots = sansio_ws_mio::tls::roots_from_pem_file(sansio_ws_mio::tls::webpki_roots(), ca)
+            .map_err(|e| format!("--ca: {e}"))?;
+        Ok(config.with_tls_client(sansio_ws_mio::tls::client_config(roots)))
+    }
+
     /// The handshake's settings.
     pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::default().with_timeout(self.timeout);

@@ -55,7 +55,7 @@ pub(crate) struct Report {
 
 #[derive(Serialize, Debug)]
 pub(crate) struct Failure {
-    /// `resolving`, `connecting`, `handshake`, or `request` (the URL or options).
+    /// `resolving`, `connecting`, `tls`, `handshake`, or `request` (the URL or options).
     pub(crate) phase: String,
     pub(crate) error: String,
     /// The HTTP status, when the server answered the upgrade with something else than 101.
@@ -67,6 +67,7 @@ impl Failure {
         let phase = match error.phase() {
             Some(sansio_ws_mio::ConnectPhase::Resolving) => "resolving",
             Some(sansio_ws_mio::ConnectPhase::Connecting) => "connecting",
+            Some(sansio_ws_mio::ConnectPhase::Tls) => "tls",
             Some(_) => "handshake",
             None => "request",
         };
@@ -85,8 +86,12 @@ pub(crate) struct OpenReport {
     pub(crate) attempts: usize,
     pub(crate) resolve_ms: f64,
     pub(crate) connect_ms: f64,
+    /// The TLS handshake (0 for ws://).
+    pub(crate) tls_ms: f64,
     pub(crate) handshake_ms: f64,
     pub(crate) total_ms: f64,
+    /// What TLS agreed (wss://).
+    pub(crate) tls: Option<TlsReport>,
     pub(crate) status: u16,
     /// The response's header fields, in order.
     pub(crate) headers: Vec<(String, String)>,
@@ -106,6 +111,13 @@ impl OpenReport {
             attempts: timing.map_or(1, |t| t.attempts),
             resolve_ms: timing.map_or(0.0, |t| millis(t.resolve)),
             connect_ms: timing.map_or(0.0, |t| millis(t.connect)),
+            tls_ms: timing.map_or(0.0, |t| millis(t.tls)),
+            tls: opened.tls.as_ref().map(|t| TlsReport {
+                version: t.version.clone(),
+                cipher_suite: t.cipher_suite.clone(),
+                alpn: t.alpn.clone(),
+                server_name: t.server_name.clone(),
+            }),
             handshake_ms: timing.map_or(0.0, |t| millis(t.handshake)),
             total_ms: timing.map_or(0.0, |t| millis(t.total())),
             status: opened.response.as_ref().map_or(101, |r| r.status()),
@@ -114,6 +126,15 @@ impl OpenReport {
             extensions: opened.extensions.iter().map(|e| extensions(std::slice::from_ref(e))).collect(),
         }
     }
+}
+
+#[derive(Serialize, Debug)]
+pub(crate) struct TlsReport {
+    pub(crate) version: String,
+    pub(crate) cipher_suite: String,
+    pub(crate) alpn: Option<String>,
+    /// The name the server's certificate was verified for.
+    pub(crate) server_name: Option<String>,
 }
 
 #[derive(Serialize, Debug, Default)]
@@ -236,6 +257,7 @@ impl Report {
                 "request" => "before connecting",
                 "resolving" => "while resolving the host",
                 "connecting" => "while connecting over TCP",
+                "tls" => "in the TLS handshake",
                 _ => "during the opening handshake",
             };
             row("failed", &format!("{when}: {}", f.error));
@@ -247,13 +269,22 @@ impl Report {
             row(
                 "timing",
                 &format!(
-                    "resolve {} · connect {} · handshake {} · total {}",
+                    "resolve {} · connect {}{} · handshake {} · total {}",
                     t(o.resolve_ms),
                     t(o.connect_ms),
+                    if o.tls.is_some() { format!(" · TLS {}", t(o.tls_ms)) } else { String::new() },
                     t(o.handshake_ms),
                     t(o.total_ms)
                 ),
             );
+            if let Some(tls) = &o.tls {
+                let name = tls.server_name.as_deref().unwrap_or("?");
+                let alpn = tls.alpn.as_deref().unwrap_or("none");
+                row(
+                    "tls",
+                    &format!("{} · {} · ALPN {alpn} · certificate verified for {name}", tls.version, tls.cipher_suite),
+                );
+            }
             row("response", &format!("{} Switching Protocols", o.status));
             for (name, value) in &o.headers {
                 row("", &format!("{name}: {value}"));

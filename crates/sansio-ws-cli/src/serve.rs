@@ -41,6 +41,12 @@ pub(crate) struct Args {
     /// Do not print a line per message
     #[arg(long)]
     quiet: bool,
+    /// Serve wss:// with this certificate chain, PEM
+    #[arg(long = "tls-cert", value_name = "CERT.pem", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert, PEM
+    #[arg(long = "tls-key", value_name = "KEY.pem", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// On SIGINT or SIGTERM, how long the connections have to close, in seconds
     #[arg(long = "drain-timeout", value_name = "SECS", default_value = "5", value_parser = options::parse_secs)]
     drain: Duration,
@@ -190,11 +196,18 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, String> {
         shutting_down: flag.clone(),
     })
     .map_err(|e| format!("cannot start the event loops: {e}"))?;
-    let local = srv.listen(args.addr).map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let (local, scheme) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = sansio_ws_mio::tls::server_config(cert, key).map_err(|e| e.to_string())?;
+            (srv.listen_tls(args.addr, tls), "wss")
+        }
+        _ => (srv.listen(args.addr), "ws"),
+    };
+    let local = local.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     crate::drain_on_signals(srv.handle(), args.drain, shutting_down)?;
     let origin = if args.origin_any { "any Origin" } else { "same-host Origins (--origin-any for all)" };
     let deflate = if args.no_deflate { "off" } else { "on" };
-    eprintln!("sansio-ws: echoing on ws://{local}/ ({origin}, permessage-deflate {deflate})");
+    eprintln!("sansio-ws: echoing on {scheme}://{local}/ ({origin}, permessage-deflate {deflate})");
     let report = srv.run().map_err(|e| format!("the server failed: {e}"))?;
     eprintln!(
         "sansio-ws: shut down: {} closed cleanly, {} forced, {} ended otherwise",

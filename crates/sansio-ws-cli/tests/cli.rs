@@ -48,16 +48,19 @@ impl Serve {
             .spawn()
             .expect("serve starts");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        // Held from here, so that the server is stopped however this goes.
+        let mut serve = Serve { child, url: String::new(), log: Arc::new(Mutex::new(Vec::new())) };
         let first = lines.next().expect("serve says where it listens").unwrap();
-        let url = first.split_whitespace().find(|w| w.starts_with("ws://")).expect(&first).to_string();
-        let log = Arc::new(Mutex::new(vec![first]));
-        let sink = log.clone();
+        let url = first.split_whitespace().find(|w| w.starts_with("ws://") || w.starts_with("wss://"));
+        serve.url = url.expect(&first).to_string();
+        serve.log.lock().unwrap().push(first);
+        let sink = serve.log.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 sink.lock().unwrap().push(line);
             }
         });
-        Serve { child, url, log }
+        serve
     }
 
     /// Waits until a line of the log contains each of `words`.
@@ -347,4 +350,62 @@ fn every_subcommand_has_help() {
     }
     let out = sansio_ws(&["--help"]);
     assert!(stdout(&out).contains("Exit status: connect 0 after a clean close"), "{}", stdout(&out));
+}
+
+/// The driver's certificate helper, shared with its examples and tests.
+#[path = "../../sansio-ws-mio/examples/shared/certs.rs"]
+#[allow(dead_code)]
+mod certs;
+
+/// A CA and a certificate for localhost, in a directory of their own.
+fn pki() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("sansio-ws-cli-tls-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = certs::TestCa::new("test CA").unwrap();
+    let leaf = ca.leaf(&["localhost"]).unwrap();
+    std::fs::write(dir.join("ca.pem"), &ca.pem).unwrap();
+    std::fs::write(dir.join("cert.pem"), &leaf.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &leaf.key_pem).unwrap();
+    dir
+}
+
+#[test]
+fn wss_serve_connect_and_diagnose_with_a_private_ca() {
+    let dir = pki();
+    let (cert, key, ca) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("ca.pem"));
+    let server = Serve::start(&["--quiet", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    assert!(server.url.starts_with("wss://127.0.0.1:"), "{}", server.url);
+    let url = server.url.replace("127.0.0.1", "localhost");
+    let out = sansio_ws(&["diagnose", &url, "--ca", ca.to_str().unwrap(), "--pings", "2", "--max-probe", "64KiB"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.contains(" · TLS "), "{text}");
+    assert!(text.contains("tls          TLSv1_3 · TLS13_"), "{text}");
+    assert!(text.contains("ALPN http/1.1 · certificate verified for localhost"), "{text}");
+    assert!(text.contains("verdict: healthy"), "{text}");
+
+    // Without the CA: the certificate is refused, and the report says why.
+    let out = sansio_ws(&["diagnose", &url, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["failure"]["phase"], "tls");
+    let error = report["failure"]["error"].as_str().unwrap();
+    assert!(error.contains("not signed by a trusted certificate authority (unknown issuer)"), "{error}");
+
+    // connect over wss://, lines echoed.
+    let mut child = Command::new(BIN)
+        .args(["connect", &url, "--ca", ca.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"secure hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "secure hello\n", "{}", stderr(&out));
+    assert!(stderr(&out).contains("TLSv1_3"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -2,6 +2,7 @@
 //! write its reports.
 //!
 //! `cargo run --release -p sansio-ws-mio --example autobahn-client -- ws://127.0.0.1:9001 [--no-deflate]`
+//! (`wss://` with `--features tls`, and `--ca FILE` to trust a private CA)
 
 // An example program talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
@@ -11,6 +12,9 @@ use sansio_ws::deflate::DeflateConfig;
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::ClientConfig;
 use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
+
+#[path = "shared/client_tls.rs"]
+mod client_tls;
 
 const AGENT: &str = "sansio-ws";
 
@@ -93,10 +97,25 @@ impl Handler for Runner {
     }
 }
 
+/// Runs every case of an Autobahn fuzzing server against our client.
+#[derive(clap::Parser, Debug)]
+#[command(name = "autobahn-client")]
+struct Options {
+    /// The fuzzing server: ws://HOST:PORT (or wss://)
+    #[arg(value_name = "URL", default_value = "ws://127.0.0.1:9001")]
+    base: String,
+    /// Do not offer permessage-deflate
+    #[arg(long = "no-deflate")]
+    no_deflate: bool,
+    /// Trust the CA certificates of this PEM file too (for wss://)
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+}
+
 fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let base = args.iter().find(|a| !a.starts_with("--")).cloned().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
-    let deflate = (!args.iter().any(|a| a == "--no-deflate")).then(|| {
+    let options = <Options as clap::Parser>::parse();
+    let base = options.base.trim_end_matches('/').to_string();
+    let deflate = (!options.no_deflate).then(|| {
         DeflateConfig::default()
             // Compress every echo, however short, so every compressed path is exercised.
             .with_threshold(0)
@@ -110,6 +129,7 @@ fn main() -> std::io::Result<()> {
     let config = DriverConfig::default()
         .with_connection(Config::default().with_heartbeat(None))
         .with_client(ClientConfig::default().with_deflate(deflate));
+    let config = client_tls::trusting(config, options.ca.as_deref())?;
     let runner = Runner { base, step: Step::CaseCount, cases: 0, failed: None };
     let mut event_loop = EventLoop::new(config, runner)?;
     let url = event_loop.handler().url();

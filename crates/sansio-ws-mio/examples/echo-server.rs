@@ -157,9 +157,8 @@ fn serve(options: &Options) -> std::io::Result<()> {
         .with_connection(connection)
         .with_memory_budget(options.memory_budget_mib.saturating_mul(1 << 20));
     let mut server = Server::new(config, options.server.threads, |_| Echo::default())?;
-    let local = server
-        .listen(options.server.addr)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", options.server.addr)))?;
+    let (local, secure) = options.server.listen(&mut server)?;
+    let scheme = if secure { "wss" } else { "ws" };
     shutdown::drain_on_signals("echo-server", server.handle(), options.server.drain, None)?;
     if let Some(addr) = options.server.metrics {
         let local = prometheus::serve(addr, server.handle(), "echo-server")
@@ -168,7 +167,7 @@ fn serve(options: &Options) -> std::io::Result<()> {
     }
     let deflate = if options.server.deflate { "on" } else { "off" };
     eprintln!(
-        "echo-server: listening on ws://{local} with {} event loop{} (origin policy: any, for test clients; permessage-deflate {deflate})",
+        "echo-server: listening on {scheme}://{local} with {} event loop{} (origin policy: any, for test clients; permessage-deflate {deflate})",
         options.server.threads,
         if options.server.threads == 1 { "" } else { "s" }
     );

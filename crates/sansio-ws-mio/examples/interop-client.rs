@@ -17,6 +17,9 @@ use bytes::Bytes;
 use sansio_ws::connection::{CloseCause, Closed, Config, Event, Message, MessageKind, Side};
 use sansio_ws::frame::CloseCode;
 use sansio_ws::handshake::ClientConfig;
+#[path = "shared/client_tls.rs"]
+mod client_tls;
+
 use sansio_ws_mio::{ConnId, ConnectError, Ctx, DriverConfig, EventLoop, Handler, Opened};
 
 /// The subprotocol the server insists on.
@@ -358,12 +361,25 @@ impl Handler for Runner {
     }
 }
 
+/// Runs the interoperability checks against a server (tests/interop/py_server.py).
+#[derive(clap::Parser, Debug)]
+#[command(name = "interop-client")]
+struct Options {
+    /// The server: ws://HOST:PORT (or wss://)
+    #[arg(value_name = "URL", default_value = "ws://127.0.0.1:9022")]
+    base: String,
+    /// Trust the CA certificates of this PEM file too (for wss://)
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+}
+
 fn main() -> std::io::Result<()> {
-    let base = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9022".into());
-    let base = base.trim_end_matches('/').to_string();
+    let options = <Options as clap::Parser>::parse();
+    let base = options.base.trim_end_matches('/').to_string();
     let config = DriverConfig::default()
         .with_connection(Config::default().with_heartbeat(None))
         .with_client(ClientConfig::default().with_subprotocol(SUBPROTOCOL));
+    let config = client_tls::trusting(config, options.ca.as_deref())?;
     let runner = Runner { base, steps: steps(), current: 0, conn: None, started: Instant::now(), failures: 0 };
     let mut event_loop = EventLoop::new(config, runner)?;
     // The first step opens the first connection; the handler's callbacks do the rest.

@@ -12,6 +12,8 @@
 //! - [`Handle`]: the same from other threads (a channel and a `mio::Waker`).
 //! - [`Server`]: one event loop per core on one address; [`ServerHandle`] reaches a connection on
 //!   any loop and broadcasts to all of them, framed once, in one order.
+//! - [`tls`] (feature `tls`): `wss://` for both roles with rustls, the close order over TLS
+//!   (close handshake, queued bytes, `close_notify`, TCP), refused certificates in words.
 //! - Graceful shutdown: Close 1001 "server shutting down" after queued messages, `503` with
 //!   `Retry-After` for requests arriving meanwhile, wait for the close handshakes up to a grace
 //!   period, force-close the rest, and report what happened ([`ShutdownReport`]).

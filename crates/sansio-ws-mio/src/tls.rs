@@ -9,7 +9,7 @@
 //!   instance [`server_config`] from PEM files. The handshake timeout covers the TLS handshake
 //!   too, so a peer that stalls in it is dropped like one that stalls in its HTTP request.
 //! - A client: `wss://` URLs, verified against [`DriverConfig::tls_client`](crate::DriverConfig::tls_client),
-//!   by default Mozilla's roots ([`webpki_roots`]); [`roots_from_pem_file`] adds a private CA.
+//!   by default Mozilla's roots ([`webpki_roots()`]); [`roots_from_pem_file`] adds a private CA.
 //! - What was agreed ([`TlsInfo`]: server name, ALPN, version, cipher suite) is in
 //!   [`Opened::tls`](crate::Opened::tls) and, from the request on, [`Ctx::tls_info`](crate::Ctx::tls_info).
 //!

@@ -392,9 +392,8 @@ fn serve(options: &Options) -> std::io::Result<()> {
     let shared = room.clone();
     let mut server =
         Server::new(config, options.server.threads, |_| Chat { room: shared.clone(), heartbeat: options.heartbeat })?;
-    let addr = options.server.addr;
-    let local =
-        server.listen(addr).map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    let (local, secure) = options.server.listen(&mut server)?;
+    let scheme = if secure { "https" } else { "http" };
     shutdown::drain_on_signals("chat", server.handle(), options.server.drain, Some(room.shutting_down.clone()))?;
     if let Some(addr) = options.server.metrics {
         let local = prometheus::serve(addr, server.handle(), "chat")
@@ -403,7 +402,7 @@ fn serve(options: &Options) -> std::io::Result<()> {
     }
     let threads = options.server.threads;
     let loops = if threads == 1 { "1 event loop".to_string() } else { format!("{threads} event loops") };
-    eprintln!("chat: open http://{local}/ in two browser tabs ({loops})");
+    eprintln!("chat: open {scheme}://{local}/ in two browser tabs ({loops})");
     let report = server.run()?;
     shutdown::print_report("chat", &report);
     if let Some(path) = &options.history {

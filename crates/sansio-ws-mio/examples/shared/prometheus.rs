@@ -100,6 +100,7 @@ impl Collector for ServerMetrics {
                 ("origin", m.refused_origin),
                 ("bad_request", m.refused_bad_request),
                 ("tls_on_plain", m.refused_tls_on_plain),
+                ("tls_handshake", m.refused_tls_handshake),
                 ("timeout", m.handshake_timeouts),
             ],
         )?;
@@ -139,6 +140,7 @@ impl Collector for ServerMetrics {
                 ("clean_local", m.closed_clean_local),
                 ("clean_remote", m.closed_clean_remote),
                 ("peer_vanished", m.closed_peer_vanished),
+                ("truncated", m.closed_truncated),
                 ("protocol_error_1002", m.closed_protocol_error),
                 ("invalid_payload_1007", m.closed_invalid_payload),
                 ("policy_violation_1008", m.closed_policy_violation),
