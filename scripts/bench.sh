@@ -8,6 +8,8 @@
 #   scripts/bench.sh idle            # idle-connection memory only
 #   scripts/bench.sh scaling         # the mio server with 1 loop and with 2 loops, same load
 #   scripts/bench.sh broadcast       # broadcast to 10,000 connections on 2 loops: time and memory
+#   scripts/bench.sh tls             # wss:// echo against tokio-tungstenite on tokio-rustls (same
+#                                    # certificate and rustls setup), handshakes/s, idle TLS memory
 #   scripts/bench.sh all             # codec, deflate and loopback
 #   scripts/bench.sh instructions    # small-message workloads: instructions per message (callgrind)
 #   BENCH_CPU= scripts/bench.sh      # codec benchmarks not pinned
@@ -146,22 +148,30 @@ broadcast() {
 
 # Memory of the sansio-ws server holding 10,000 idle connections.
 idle() {
+    cargo build --release --manifest-path "$root/Cargo.toml" -p sansio-ws-mio --example echo-server
+    idle_over "$root/target/release/examples/echo-server 127.0.0.1:9001 --no-deflate --threads 1"
+}
+
+# idle_over "SERVER COMMAND" [LOADGEN OPTIONS...]: the server's RSS before and after 10,000 idle
+# connections, per connection.
+idle_over() {
     server_pid=
     trap 'if [[ -n "$server_pid" ]]; then kill "$server_pid" 2> /dev/null || true; fi' EXIT
     local bin="$root/bench/target/release"
     cargo build --release --manifest-path "$manifest" --features loopback --bin loadgen
-    cargo build --release --manifest-path "$root/Cargo.toml" -p sansio-ws-mio --example echo-server
     local gen=(taskset -c 1 "$bin/loadgen")
-    local n=10000
+    local n=10000 server="$1"
+    shift
     if (($(ulimit -n) < n + 100)); then
         ulimit -n "$(ulimit -Hn)"
     fi
-    start_server 9001 "$root/target/release/examples/echo-server" 127.0.0.1:9001 --no-deflate --threads 1
+    # shellcheck disable=SC2086 # the server is a command line.
+    start_server 9001 $server
     local before after fifo
     before="$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")"
     fifo="$(mktemp -u)"
     mkfifo "$fifo"
-    "${gen[@]}" 127.0.0.1:9001 --conns "$n" --idle < "$fifo" > "$fifo.out" &
+    "${gen[@]}" 127.0.0.1:9001 --conns "$n" --idle "$@" < "$fifo" > "$fifo.out" &
     local gen_pid=$!
     exec 4> "$fifo"
     until grep -q ready "$fifo.out" 2> /dev/null; do
@@ -177,7 +187,7 @@ idle() {
     wait "$gen_pid" || true
     rm -f "$fifo" "$fifo.out"
     stop_server
-    echo "== sansio-ws idle connections: $n, RSS ${before} KiB -> ${after} KiB," \
+    echo "== sansio-ws idle connections${*:+ ($*)}: $n, RSS ${before} KiB -> ${after} KiB," \
         "$(((after - before) * 1024 / n)) bytes per connection"
 }
 
@@ -241,7 +251,48 @@ print(f"| {sys.argv[1]} | {o} | {t} | {f} | {t / o:.2f}× | {f / o:.2f}× |")' \
     rm -rf "$out"
 }
 
+# The TLS echo comparison: our echo server (one loop, --tls-cert) and tokio-tungstenite served
+# through tokio-rustls, with the same certificate, rustls build and provider (ring, X25519 first,
+# so TLS13_AES_256_GCM_SHA384), driven by the load generator's TLS client; then handshakes per
+# second (TCP + TLS + upgrade + close, one after the other) and the memory of idle TLS connections.
+tls() {
+    server_pid=
+    trap 'if [[ -n "$server_pid" ]]; then kill "$server_pid" 2> /dev/null || true; fi' EXIT
+    local bin="$root/bench/target/release"
+    cargo build --release --manifest-path "$manifest" --features loopback --bin loadgen --bin tungstenite-echo
+    cargo build --release --manifest-path "$root/Cargo.toml" -p sansio-ws-mio --features tls --example echo-server \
+        --example dev-cert
+    local pki="$root/bench/target/pki"
+    "$root/target/release/examples/dev-cert" "$pki" localhost 127.0.0.1 > /dev/null
+    local cert=(--tls-cert "$pki/cert.pem" --tls-key "$pki/key.pem")
+    export CLK_TCK
+    CLK_TCK="$(getconf CLK_TCK)"
+    local gen=(taskset -c 1 "$bin/loadgen")
+    local -A servers=(
+        [sansio-ws]="9001 $root/target/release/examples/echo-server 127.0.0.1:9001 --no-deflate --threads 1 ${cert[*]}"
+        [tokio-tungstenite]="9002 $bin/tungstenite-echo 127.0.0.1:9002 ${cert[*]}"
+    )
+    for name in sansio-ws tokio-tungstenite; do
+        # shellcheck disable=SC2086 # the entry is a port and a command line.
+        set -- ${servers[$name]}
+        local port="$1"
+        shift
+        start_server "$port" "$@"
+        echo "== $name over TLS (pid $server_pid)"
+        echo -n "64 conns x 16 B, window 32: "
+        "${gen[@]}" "127.0.0.1:$port" --tls "$pki/ca.pem" --conns 64 --size 16 --window 32 --secs 5 --pid "$server_pid"
+        echo -n "1 conn x 1 MiB, window 4:   "
+        "${gen[@]}" "127.0.0.1:$port" --tls "$pki/ca.pem" --conns 1 --size 1048576 --window 4 --secs 5 --pid "$server_pid"
+        echo -n "handshakes, one at a time:  "
+        "${gen[@]}" "127.0.0.1:$port" --tls "$pki/ca.pem" --handshakes 2000 --pid "$server_pid"
+        stop_server
+    done
+    idle_over "$root/target/release/examples/echo-server 127.0.0.1:9001 --no-deflate --threads 1 ${cert[*]}" \
+        --tls "$pki/ca.pem"
+}
+
 case "$what" in
+    tls) tls ;;
     codec) codec ;;
     instructions) instructions ;;
     deflate) deflate ;;
@@ -255,7 +306,7 @@ case "$what" in
         loopback
         ;;
     *)
-        echo "usage: $0 [codec|deflate|loopback|idle|scaling|broadcast|instructions|all]" >&2
+        echo "usage: $0 [codec|deflate|loopback|idle|scaling|broadcast|tls|instructions|all]" >&2
         exit 2
         ;;
 esac

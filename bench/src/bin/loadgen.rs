@@ -3,9 +3,12 @@
 //! flight on each connection and counts the echoes (each checked: opcode, length, first and last
 //! byte). With `--window 1 --conns 1` it also reports round-trip latency percentiles.
 //!
-//! `loadgen ADDR --conns 64 --size 16 --window 32 --secs 5 [--pid SERVER_PID] [--idle]`
+//! `loadgen ADDR --conns 64 --size 16 --window 32 --secs 5 [--pid SERVER_PID] [--idle] [--tls CA.pem]`
 //!
 //! `--idle` only opens the connections, prints `ready`, and holds them until stdin closes.
+//! `--tls CA.pem` speaks TLS (rustls, the server's name taken as `localhost`, verified against
+//! that CA) under the WebSocket. `--handshakes N` opens and closes N connections one after the
+//! other instead, and reports handshakes per second (TCP, TLS if asked for, the upgrade).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -26,6 +29,8 @@ struct Args {
     warmup: f64,
     pid: Option<u32>,
     idle: bool,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    handshakes: usize,
 }
 
 fn parse_args() -> Args {
@@ -38,6 +43,8 @@ fn parse_args() -> Args {
         warmup: 1.0,
         pid: None,
         idle: false,
+        tls: None,
+        handshakes: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -50,16 +57,61 @@ fn parse_args() -> Args {
             "--warmup" => a.warmup = val().parse().unwrap(),
             "--pid" => a.pid = Some(val().parse().unwrap()),
             "--idle" => a.idle = true,
+            "--handshakes" => a.handshakes = val().parse().unwrap(),
+            "--tls" => {
+                let ca = std::path::PathBuf::from(val());
+                let roots =
+                    sansio_ws_mio::tls::roots_from_pem_file(rustls::RootCertStore::empty(), &ca).expect("the CA");
+                a.tls = Some(sansio_ws_mio::tls::client_config(roots));
+            }
             other => a.addr = other.parse().expect("an address"),
         }
     }
     a
 }
 
+/// A connection's stream, plain or under TLS.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Io {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Io::Plain(s) => s.read(buf),
+            Io::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Io {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Io::Plain(s) => s.write(buf),
+            Io::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Io::Plain(s) => s.flush(),
+            Io::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// Opens a connection and completes the client handshake; returns bytes read past the response.
-fn connect(addr: SocketAddr) -> io::Result<(TcpStream, Vec<u8>)> {
-    let mut s = TcpStream::connect(addr)?;
+fn connect(addr: SocketAddr, tls: Option<&std::sync::Arc<rustls::ClientConfig>>) -> io::Result<(Io, Vec<u8>)> {
+    let s = TcpStream::connect(addr)?;
     s.set_nodelay(true)?;
+    let mut s = match tls {
+        None => Io::Plain(s),
+        Some(config) => {
+            let conn = rustls::ClientConnection::new(config.clone(), "localhost".try_into().unwrap())
+                .map_err(io::Error::other)?;
+            Io::Tls(Box::new(rustls::StreamOwned::new(conn, s)))
+        }
+    };
     let req = format!(
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -88,6 +140,8 @@ fn connect(addr: SocketAddr) -> io::Result<(TcpStream, Vec<u8>)> {
 
 struct Conn {
     sock: MioStream,
+    /// Under TLS: the client connection (records in and out of `sock`).
+    tls: Option<rustls::ClientConnection>,
     out: Vec<u8>,
     out_pos: usize,
     inp: Vec<u8>,
@@ -96,6 +150,42 @@ struct Conn {
     /// Payload bytes of the echo being received so far.
     msg_len: usize,
     sent_at: Option<Instant>,
+}
+
+/// Plaintext from a TLS connection: what rustls holds, else more records from the socket.
+fn read_tls(tls: &mut rustls::ClientConnection, sock: &mut MioStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match tls.reader().read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return other,
+        }
+        if tls.read_tls(sock)? == 0 {
+            return Ok(0);
+        }
+        tls.process_new_packets().map_err(io::Error::other)?;
+    }
+}
+
+/// `--handshakes N`: connections opened (TCP, TLS, upgrade) and closed one after the other.
+fn handshakes(a: &Args) -> io::Result<()> {
+    let cpu0 = a.pid.map_or(0, cpu_ticks);
+    let start = Instant::now();
+    for _ in 0..a.handshakes {
+        let (mut io, _) = connect(a.addr, a.tls.as_ref())?;
+        // A Close 1000, masked; the server answers and ends the connection.
+        io.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8])?;
+        io.flush()?;
+        let mut sink = [0u8; 64];
+        while matches!(io.read(&mut sink), Ok(n) if n > 0) {}
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    print!("handshakes={} per_s={:.0}", a.handshakes, a.handshakes as f64 / elapsed);
+    if let Some(pid) = a.pid {
+        let cpu_s = (cpu_ticks(pid) - cpu0) as f64 / clock_ticks_per_sec() as f64;
+        print!(" server_cpu_us/handshake={:.0}", cpu_s * 1e6 / a.handshakes as f64);
+    }
+    println!();
+    Ok(())
 }
 
 /// CPU time (user + system, clock ticks) of a process.
@@ -115,14 +205,25 @@ fn main() -> io::Result<()> {
     let a = parse_args();
     let mut conns = Vec::with_capacity(a.conns);
     let mut poll = Poll::new()?;
+    if a.handshakes > 0 {
+        return handshakes(&a);
+    }
     for i in 0..a.conns {
-        let (s, extra) = connect(a.addr)?;
+        let (io, extra) = connect(a.addr, a.tls.as_ref())?;
         assert!(extra.is_empty(), "data before the first message");
+        let (s, tls) = match io {
+            Io::Plain(s) => (s, None),
+            Io::Tls(stream) => {
+                let rustls::StreamOwned { conn, sock } = *stream;
+                (sock, Some(conn))
+            }
+        };
         s.set_nonblocking(true)?;
         let mut sock = MioStream::from_std(s);
         poll.registry().register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)?;
         conns.push(Conn {
             sock,
+            tls,
             out: Vec::new(),
             out_pos: 0,
             inp: Vec::new(),
@@ -179,7 +280,11 @@ fn main() -> io::Result<()> {
             let c = &mut conns[ev.token().0];
             // Read everything available and count complete echoes.
             loop {
-                match c.sock.read(&mut buf) {
+                let read = match c.tls.as_mut() {
+                    None => c.sock.read(&mut buf),
+                    Some(tls) => read_tls(tls, &mut c.sock, &mut buf),
+                };
+                match read {
                     Ok(0) => panic!("server closed the connection"),
                     Ok(n) => c.inp.extend_from_slice(&buf[..n]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -239,8 +344,28 @@ fn main() -> io::Result<()> {
                 c.in_flight += got;
                 c.sent_at = Some(Instant::now());
             }
-            // Write what is pending.
-            while c.out_pos < c.out.len() {
+            // Write what is pending (under TLS: as plaintext into rustls, then its records out).
+            // rustls takes a bounded amount of plaintext at a time: feed it and write its records
+            // out until the socket is full (readiness is edge-triggered: no event comes otherwise).
+            if let Some(tls) = c.tls.as_mut() {
+                'feed: loop {
+                    if c.out_pos < c.out.len() {
+                        c.out_pos += tls.writer().write(&c.out[c.out_pos..])?;
+                    }
+                    if !tls.wants_write() {
+                        break;
+                    }
+                    while tls.wants_write() {
+                        match tls.write_tls(&mut c.sock) {
+                            Ok(_) => {}
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 'feed,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            }
+            while c.tls.is_none() && c.out_pos < c.out.len() {
                 match c.sock.write(&c.out[c.out_pos..]) {
                     Ok(n) => c.out_pos += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

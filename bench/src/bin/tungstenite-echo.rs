@@ -1,25 +1,51 @@
 //! An echo server on tokio-tungstenite, in the style of its own echo-server example (multi-threaded
-//! runtime, one task per connection, `read.forward(write)`).
+//! runtime, one task per connection, `read.forward(write)`); with `--tls-cert CERT --tls-key KEY`,
+//! through tokio-rustls as its README recommends for `wss://` (the same rustls configuration as the
+//! mio driver's: ring, X25519 first, ALPN http/1.1).
 //!
-//! `tungstenite-echo 127.0.0.1:9002`
+//! `tungstenite-echo 127.0.0.1:9002 [--tls-cert CERT.pem --tls-key KEY.pem]`
 
 #![allow(clippy::print_stderr)]
 
+use std::sync::Arc;
+
 use futures_util::{StreamExt, TryStreamExt, future};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9002".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:9002".into());
+    let option =
+        |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
+    let tls = match (option("--tls-cert"), option("--tls-key")) {
+        (Some(cert), Some(key)) => {
+            let config = sansio_ws_mio::tls::server_config(&cert, &key).expect("the certificate and key");
+            Some(tokio_rustls::TlsAcceptor::from(Arc::clone(&config)))
+        }
+        _ => None,
+    };
     let listener = TcpListener::bind(&addr).await.expect("bind");
-    eprintln!("tungstenite-echo: listening on {addr}");
+    eprintln!("tungstenite-echo: listening on {addr}{}", if tls.is_some() { " (TLS)" } else { "" });
     while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(accept_connection(stream));
+        let _ = stream.set_nodelay(true);
+        match tls.clone() {
+            None => {
+                tokio::spawn(accept_connection(stream));
+            }
+            Some(acceptor) => {
+                tokio::spawn(async move {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        accept_connection(stream).await;
+                    }
+                });
+            }
+        }
     }
 }
 
-async fn accept_connection(stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+async fn accept_connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S) {
     let Ok(ws) = tokio_tungstenite::accept_async(stream).await else { return };
     let (write, read) = ws.split();
     let _ = read.try_filter(|msg| future::ready(msg.is_text() || msg.is_binary())).forward(write).await;

@@ -86,7 +86,7 @@ impl Client {
                 None => match lines.try_recv() {
                     Ok(Input::Line(line)) => Message::Text(line.into()),
                     Ok(Input::NotText(n)) => {
-                        eprintln!("sansio-ws: line {n} of the input is not UTF-8 text: not sent");
+                        say!("sansio-ws: line {n} of the input is not UTF-8 text: not sent");
                         continue;
                     }
                     Ok(Input::End) | Err(mpsc::TryRecvError::Disconnected) => {
@@ -105,7 +105,7 @@ impl Client {
                     }
                     _ => {
                         let lost = self.refused.len() + 1;
-                        eprintln!("sansio-ws: the connection is closing: {lost} line(s) not sent ({refused})");
+                        say!("sansio-ws: the connection is closing: {lost} line(s) not sent ({refused})");
                         self.refused.clear();
                         return;
                     }
@@ -117,7 +117,7 @@ impl Client {
             self.input_done = false;
             self.refused.clear();
             if ctx.close(id, CloseCode::NORMAL, "").is_ok() {
-                eprintln!("sansio-ws: end of input: closing");
+                say!("sansio-ws: end of input: closing");
             }
         }
     }
@@ -126,7 +126,7 @@ impl Client {
 impl Handler for Client {
     fn on_open(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, opened: &Opened) {
         self.open = Some(id);
-        eprintln!("sansio-ws: connected to {} {}", self.url, describe_open(opened));
+        say!("sansio-ws: connected to {} {}", self.url, describe_open(opened));
     }
 
     fn on_message(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, message: Message) {
@@ -142,14 +142,14 @@ impl Handler for Client {
             },
         };
         if let Err(e) = written.and_then(|()| out.flush()) {
-            eprintln!("sansio-ws: cannot write to standard output: {e}");
+            say!("sansio-ws: cannot write to standard output: {e}");
         }
     }
 
     fn on_event(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, event: &Event) {
         if let Event::CloseReceived { code, reason } = event {
             let reason = if reason.is_empty() { String::new() } else { format!(" \"{reason}\"") };
-            eprintln!("sansio-ws: the server sent Close {}{reason}", words::code(*code));
+            say!("sansio-ws: the server sent Close {}{reason}", words::code(*code));
         }
     }
 
@@ -159,7 +159,7 @@ impl Handler for Client {
             0 => String::new(),
             n => format!(", {n} message(s) unsent"),
         };
-        eprintln!(
+        say!(
             "sansio-ws: {}; {} messages in, {} out{unsent}",
             words::cause(&closed.cause, "the server"),
             stats.messages_received,
@@ -170,7 +170,7 @@ impl Handler for Client {
     }
 
     fn on_connect_error(&mut self, _ctx: &mut Ctx<'_>, _id: ConnId, error: ConnectError) {
-        eprintln!("sansio-ws: cannot connect to {}: {error}", self.url);
+        say!("sansio-ws: cannot connect to {}: {error}", self.url);
         self.outcome = Some(Outcome::Unreachable);
     }
 }
@@ -236,19 +236,19 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, String> {
         if interrupted.load(Ordering::Relaxed) && !closing {
             closing = true;
             if el.handler().open.is_none() {
-                eprintln!("sansio-ws: interrupted while connecting");
+                say!("sansio-ws: interrupted while connecting");
                 return Ok(ExitCode::from(130));
             }
-            eprintln!("sansio-ws: interrupted: closing (again to quit at once)");
+            say!("sansio-ws: interrupted: closing (again to quit at once)");
             if el.with_ctx(|_, ctx| ctx.close(id, CloseCode::GOING_AWAY, "interrupted")).is_err() {
-                eprintln!("sansio-ws: the connection was closing already");
+                say!("sansio-ws: the connection was closing already");
             }
         }
         el.with_ctx(|client, ctx| client.feed(ctx, &lines));
         if let Some(outcome) = el.handler().outcome {
             // Let the last bytes (our Close answer, the TCP shutdown) go out.
             if let Err(e) = el.turn(Some(Duration::ZERO)) {
-                eprintln!("sansio-ws: the event loop failed after the end: {e}");
+                say!("sansio-ws: the event loop failed after the end: {e}");
             }
             return Ok(ExitCode::from(match outcome {
                 Outcome::Clean => 0,

@@ -14,6 +14,18 @@
 // A command-line tool talks to its user on the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
+/// One line to standard error in one write (`eprintln!` makes a system call per piece of its
+/// format, and `serve` says a line per event).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut line = format!($($arg)*);
+        line.push('\n');
+        // A standard error that is gone leaves nowhere to say so.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }};
+}
+
 mod connect;
 mod diagnose;
 mod options;
@@ -66,7 +78,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("sansio-ws: {e}");
+        say!("sansio-ws: {e}");
         ExitCode::from(2)
     })
 }
@@ -115,7 +127,7 @@ fn on_signals(handle: Handle, flag: Arc<AtomicBool>) -> Result<(), String> {
         .spawn(move || {
             for _ in signals.forever() {
                 if flag.swap(true, Ordering::Relaxed) {
-                    eprintln!("sansio-ws: interrupted again: quitting now");
+                    say!("sansio-ws: interrupted again: quitting now");
                     std::process::exit(130);
                 }
                 if handle.wake().is_err() {
@@ -136,10 +148,10 @@ fn drain_on_signals(server: ServerHandle, drain: Duration, flag: Arc<AtomicBool>
         .spawn(move || {
             for _ in signals.forever() {
                 if flag.swap(true, Ordering::Relaxed) {
-                    eprintln!("sansio-ws: interrupted again: quitting now");
+                    say!("sansio-ws: interrupted again: quitting now");
                     std::process::exit(130);
                 }
-                eprintln!("sansio-ws: shutting down: closing every connection with 1001 (again to quit at once)");
+                say!("sansio-ws: shutting down: closing every connection with 1001 (again to quit at once)");
                 if server.shutdown(drain).is_err() {
                     std::process::exit(0);
                 }

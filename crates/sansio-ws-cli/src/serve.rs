@@ -80,7 +80,7 @@ impl Echo {
                 self.held.entry(id).or_default().push_back(refused.into_payload());
                 ctx.set_reading(id, false);
             } else if !self.shutting_down.load(Ordering::Relaxed) {
-                eprintln!("{id}: echo not sent: {refused}");
+                say!("{id}: echo not sent: {refused}");
             }
         }
     }
@@ -93,7 +93,7 @@ impl Echo {
                     held.push_front(refused.into_payload());
                     return;
                 }
-                eprintln!("{id}: {} echoes not sent: {refused}", held.len() + 1);
+                say!("{id}: {} echoes not sent: {refused}", held.len() + 1);
                 break;
             }
         }
@@ -107,7 +107,7 @@ impl Handler for Echo {
         let origin = request.origin().map_or(String::new(), |o| format!(", Origin {o}"));
         let offered = request.subprotocols();
         let offered_text = if offered.is_empty() { String::new() } else { format!(", offers {}", offered.join(", ")) };
-        eprintln!("{id}: GET {}{origin}{offered_text}", request.path());
+        say!("{id}: GET {}{origin}{offered_text}", request.path());
         let chosen = offered.iter().find(|p| self.subprotocols.iter().any(|ours| ours == *p));
         Decision::Accept(match chosen {
             Some(protocol) => Accept::new().with_subprotocol(protocol.to_string()),
@@ -116,7 +116,7 @@ impl Handler for Echo {
     }
 
     fn on_open(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, opened: &Opened) {
-        eprintln!("{id}: opened {}", describe_open(opened));
+        say!("{id}: opened {}", describe_open(opened));
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, id: ConnId, message: Message) {
@@ -125,9 +125,9 @@ impl Handler for Echo {
                 Message::Text(text) => {
                     let preview: String = text.as_str().chars().take(80).collect();
                     let more = if preview.len() < text.len() { "…" } else { "" };
-                    eprintln!("{id}: text, {} bytes: {preview:?}{more}", text.len());
+                    say!("{id}: text, {} bytes: {preview:?}{more}", text.len());
                 }
-                Message::Binary(data) => eprintln!("{id}: binary, {} bytes", data.len()),
+                Message::Binary(data) => say!("{id}: binary, {} bytes", data.len()),
             }
         }
         self.echo(ctx, id, message);
@@ -136,10 +136,10 @@ impl Handler for Echo {
     fn on_event(&mut self, ctx: &mut Ctx<'_>, id: ConnId, event: &Event) {
         match event {
             Event::Writable => self.send_held(ctx, id),
-            Event::Ping(payload) if !self.quiet => eprintln!("{id}: Ping, {} bytes (answered)", payload.len()),
+            Event::Ping(payload) if !self.quiet => say!("{id}: Ping, {} bytes (answered)", payload.len()),
             Event::CloseReceived { code, reason } => {
                 let reason = if reason.is_empty() { String::new() } else { format!(" \"{reason}\"") };
-                eprintln!("{id}: Close received: {}{reason}", words::code(*code));
+                say!("{id}: Close received: {}{reason}", words::code(*code));
             }
             _ => {}
         }
@@ -154,7 +154,7 @@ impl Handler for Echo {
         } else {
             String::new()
         };
-        eprintln!(
+        say!(
             "{id}: ended: {}; {} messages in, {} out, {} B in, {} B out{rtt}{unsent}",
             words::cause(&closed.cause, "the client"),
             stats.messages_received,
@@ -165,7 +165,7 @@ impl Handler for Echo {
     }
 
     fn on_accept_error(&mut self, _ctx: &mut Ctx<'_>, error: &std::io::Error) {
-        eprintln!("cannot accept connections: {error}; retrying while it lasts");
+        say!("cannot accept connections: {error}; retrying while it lasts");
     }
 }
 
@@ -207,11 +207,13 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, String> {
     crate::drain_on_signals(srv.handle(), args.drain, shutting_down)?;
     let origin = if args.origin_any { "any Origin" } else { "same-host Origins (--origin-any for all)" };
     let deflate = if args.no_deflate { "off" } else { "on" };
-    eprintln!("sansio-ws: echoing on {scheme}://{local}/ ({origin}, permessage-deflate {deflate})");
+    say!("sansio-ws: echoing on {scheme}://{local}/ ({origin}, permessage-deflate {deflate})");
     let report = srv.run().map_err(|e| format!("the server failed: {e}"))?;
-    eprintln!(
+    say!(
         "sansio-ws: shut down: {} closed cleanly, {} forced, {} ended otherwise",
-        report.clean, report.forced, report.other
+        report.clean,
+        report.forced,
+        report.other
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -22,8 +22,12 @@ use sansio_ws_mio::{ConnId, Ctx, DriverConfig, Handler, Server};
 mod options;
 #[path = "shared/prometheus.rs"]
 mod prometheus;
+#[path = "shared/say.rs"]
+mod say;
 #[path = "shared/shutdown.rs"]
 mod shutdown;
+
+use say::say;
 
 /// Echoes, holding the echoes a connection refuses (backpressure: its peer reads slower than it
 /// sends) and sending them again when it becomes writable, with reading paused meanwhile: no
@@ -44,7 +48,7 @@ impl Echo {
                     return;
                 }
                 // Closing: the rest cannot be sent; say so rather than drop it in silence.
-                eprintln!("echo-server: {id}: {} echoes not sent: {refused}", held.len() + 1);
+                say!("echo-server: {id}: {} echoes not sent: {refused}", held.len() + 1);
                 held.clear();
                 break;
             }
@@ -66,7 +70,7 @@ impl Handler for Echo {
                 self.held.entry(id).or_default().push_back(refused.into_payload());
                 ctx.set_reading(id, false);
             } else {
-                eprintln!("echo-server: {id}: echo not sent: {refused}");
+                say!("echo-server: {id}: echo not sent: {refused}");
             }
         }
     }
@@ -78,13 +82,11 @@ impl Handler for Echo {
     }
 
     fn on_accept_error(&mut self, _ctx: &mut Ctx<'_>, error: &std::io::Error) {
-        eprintln!(
-            "echo-server: cannot accept connections: {error}; retrying while it lasts (they wait in the backlog)"
-        );
+        say!("echo-server: cannot accept connections: {error}; retrying while it lasts (they wait in the backlog)");
     }
 
     fn on_memory_budget(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, held: usize) {
-        eprintln!(
+        say!(
             "echo-server: {id}: closing with 1013: the server is over its memory budget and this connection held {held} bytes"
         );
     }
@@ -92,7 +94,7 @@ impl Handler for Echo {
     fn on_close(&mut self, ctx: &mut Ctx<'_>, id: ConnId, closed: &Closed) {
         let held = self.held.remove(&id).map_or(0, |h| h.len());
         let stats = ctx.connection(id).map(|c| c.stats()).unwrap_or_default();
-        eprintln!(
+        say!(
             "echo-server: {id}: ended: {}; {} messages echoed, {} bytes in, {} out{}",
             closed.cause,
             stats.messages_sent,
@@ -141,7 +143,7 @@ fn parse_rate(arg: &str) -> Result<Rate, String> {
 fn main() {
     let options = <Options as clap::Parser>::parse();
     if let Err(e) = serve(&options) {
-        eprintln!("echo-server: {e}");
+        say!("echo-server: {e}");
         std::process::exit(1);
     }
 }
@@ -163,10 +165,10 @@ fn serve(options: &Options) -> std::io::Result<()> {
     if let Some(addr) = options.server.metrics {
         let local = prometheus::serve(addr, server.handle(), "echo-server")
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve the metrics on {addr}: {e}")))?;
-        eprintln!("echo-server: metrics at http://{local}/metrics");
+        say!("echo-server: metrics at http://{local}/metrics");
     }
     let deflate = if options.server.deflate { "on" } else { "off" };
-    eprintln!(
+    say!(
         "echo-server: listening on {scheme}://{local} with {} event loop{} (origin policy: any, for test clients; permessage-deflate {deflate})",
         options.server.threads,
         if options.server.threads == 1 { "" } else { "s" }

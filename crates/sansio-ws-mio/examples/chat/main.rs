@@ -42,8 +42,12 @@ use serde_json::{Value, json};
 mod options;
 #[path = "../shared/prometheus.rs"]
 mod prometheus;
+#[path = "../shared/say.rs"]
+mod say;
 #[path = "../shared/shutdown.rs"]
 mod shutdown;
+
+use say::say;
 
 const PAGE: &str = include_str!("page.html");
 /// Longest chat line accepted, in characters; a longer one is refused with an error to its sender.
@@ -86,7 +90,7 @@ impl Chat {
     fn broadcast(ctx: &mut Ctx<'_>, value: &Value) {
         let server = ctx.server().expect("the chat runs as a server");
         if server.broadcast(Message::Text(value.to_string().into())).is_err() {
-            eprintln!("chat: a loop has stopped; the line reached the others only");
+            say!("chat: a loop has stopped; the line reached the others only");
         }
     }
 
@@ -108,12 +112,12 @@ impl Chat {
     /// leaving anyway.
     fn refused(ctx: &mut Ctx<'_>, id: ConnId, refused: &SendError<Message>, shutting_down: bool) {
         if refused.is_backpressure() {
-            eprintln!("chat: {id}: too slow to keep up (a {} byte line refused), closing", refused.payload().len());
+            say!("chat: {id}: too slow to keep up (a {} byte line refused), closing", refused.payload().len());
             if let Err(e) = ctx.close(id, CloseCode::POLICY_VIOLATION, "too slow") {
-                eprintln!("chat: {id}: already closing: {e}");
+                say!("chat: {id}: already closing: {e}");
             }
         } else if !shutting_down {
-            eprintln!("chat: {id}: a line not delivered: {refused}");
+            say!("chat: {id}: a line not delivered: {refused}");
         }
     }
 
@@ -151,7 +155,7 @@ impl Chat {
         if old == name {
             return;
         }
-        eprintln!("chat: {id}: {old} is now known as {name}");
+        say!("chat: {id}: {old} is now known as {name}");
         Self::tell(ctx, id, &json!({"type": "you", "name": name}));
         self.presence(ctx, &name, "renamed", Some(&old));
     }
@@ -223,7 +227,7 @@ impl Handler for Chat {
             names.insert(id, name.clone());
             names.len()
         };
-        eprintln!("chat: {id}: {name} joined from {} ({peers} here)", opened.peer);
+        say!("chat: {id}: {name} joined from {} ({peers} here)", opened.peer);
         let history: Vec<Value> = lock(&self.room.history).iter().cloned().collect();
         let welcome = json!({
             "type": "welcome",
@@ -235,7 +239,7 @@ impl Handler for Chat {
         });
         Self::tell(ctx, id, &welcome);
         if !ctx.set_timer(id, ctx.now() + HEARTBEAT_REPORT) {
-            eprintln!("chat: {id}: closed before its first heartbeat report");
+            say!("chat: {id}: closed before its first heartbeat report");
         }
         self.presence(ctx, &name, "joined", None);
     }
@@ -271,11 +275,11 @@ impl Handler for Chat {
     }
 
     fn on_accept_error(&mut self, _ctx: &mut Ctx<'_>, error: &std::io::Error) {
-        eprintln!("chat: cannot accept connections: {error}; retrying while it lasts (they wait in the backlog)");
+        say!("chat: cannot accept connections: {error}; retrying while it lasts (they wait in the backlog)");
     }
 
     fn on_memory_budget(&mut self, _ctx: &mut Ctx<'_>, id: ConnId, held: usize) {
-        eprintln!(
+        say!(
             "chat: {id}: closing with 1013: the server is over its memory budget and this connection held {held} bytes"
         );
     }
@@ -292,9 +296,11 @@ impl Handler for Chat {
         };
         let stats = ctx.connection(id).map(|c| c.stats()).unwrap_or_default();
         let rtt = stats.srtt.map_or(String::new(), |rtt| format!(", round trip {:.1} ms", rtt.as_secs_f64() * 1e3));
-        eprintln!(
+        say!(
             "chat: {id}: {name} left: {}; {} lines in, {} out{unsent}{rtt} ({peers} here)",
-            closed.cause, stats.messages_received, stats.messages_sent
+            closed.cause,
+            stats.messages_received,
+            stats.messages_sent
         );
         self.presence(ctx, &name, "left", None);
     }
@@ -343,7 +349,7 @@ fn unix_millis() -> u64 {
 fn main() {
     let options = <Options as clap::Parser>::parse();
     if let Err(e) = serve(&options) {
-        eprintln!("chat: {e}");
+        say!("chat: {e}");
         std::process::exit(1);
     }
 }
@@ -386,7 +392,7 @@ fn serve(options: &Options) -> std::io::Result<()> {
     let room = Arc::new(Room::default());
     if let Some(path) = &options.history {
         let lines = load_history(path)?;
-        eprintln!("chat: {} lines of history from {}", lines.len(), path.display());
+        say!("chat: {} lines of history from {}", lines.len(), path.display());
         *lock(&room.history) = lines;
     }
     let shared = room.clone();
@@ -398,11 +404,11 @@ fn serve(options: &Options) -> std::io::Result<()> {
     if let Some(addr) = options.server.metrics {
         let local = prometheus::serve(addr, server.handle(), "chat")
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve the metrics on {addr}: {e}")))?;
-        eprintln!("chat: metrics at http://{local}/metrics (and at /metrics on the chat's own address)");
+        say!("chat: metrics at http://{local}/metrics (and at /metrics on the chat's own address)");
     }
     let threads = options.server.threads;
     let loops = if threads == 1 { "1 event loop".to_string() } else { format!("{threads} event loops") };
-    eprintln!("chat: open {scheme}://{local}/ in two browser tabs ({loops})");
+    say!("chat: open {scheme}://{local}/ in two browser tabs ({loops})");
     let report = server.run()?;
     shutdown::print_report("chat", &report);
     if let Some(path) = &options.history {
@@ -410,7 +416,7 @@ fn serve(options: &Options) -> std::io::Result<()> {
         save_history(path, &lines).map_err(|e| {
             std::io::Error::new(e.kind(), format!("cannot save the history to {}: {e}", path.display()))
         })?;
-        eprintln!("chat: {} lines of history saved to {}", lines.len(), path.display());
+        say!("chat: {} lines of history saved to {}", lines.len(), path.display());
     }
     Ok(())
 }
