@@ -228,7 +228,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, String> {
         .spawn(move || read_input(tx, handle))
         .map_err(|e| format!("cannot start reading standard input: {e}"))?;
     let interrupted = Arc::new(AtomicBool::new(false));
-    crate::on_signals(el.handle(), interrupted.clone())?;
+    crate::close_on_signals(el.handle(), interrupted.clone())?;
 
     let mut closing = false;
     loop {

@@ -118,9 +118,9 @@ fn describe_open(opened: &Opened) -> String {
     text
 }
 
-/// The first SIGINT or SIGTERM raises `flag` and wakes the loop (it closes the connection); a
-/// second one exits at once with status 130.
-fn on_signals(handle: Handle, flag: Arc<AtomicBool>) -> Result<(), String> {
+/// The first SIGINT or SIGTERM raises `flag` and calls `first` (it starts closing: a client
+/// wakes its loop, a server shuts down gracefully); a second one exits at once with status 130.
+fn on_signals(flag: Arc<AtomicBool>, mut first: impl FnMut() + Send + 'static) -> Result<(), String> {
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot catch signals: {e}"))?;
     std::thread::Builder::new()
         .name("signals".into())
@@ -130,33 +130,29 @@ fn on_signals(handle: Handle, flag: Arc<AtomicBool>) -> Result<(), String> {
                     say!("sansio-ws: interrupted again: quitting now");
                     std::process::exit(130);
                 }
-                if handle.wake().is_err() {
-                    std::process::exit(130);
-                }
+                first();
             }
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
     Ok(())
 }
 
-/// For a server: the first SIGINT or SIGTERM shuts it down gracefully (every connection closed
-/// with 1001, up to `drain` for the close handshakes); a second one exits at once.
+/// A client: the first signal wakes the loop, which sees `flag` and closes the connection.
+fn close_on_signals(handle: Handle, flag: Arc<AtomicBool>) -> Result<(), String> {
+    on_signals(flag, move || {
+        if handle.wake().is_err() {
+            std::process::exit(130);
+        }
+    })
+}
+
+/// A server: the first signal shuts it down gracefully (every connection closed with 1001, up to
+/// `drain` for the close handshakes).
 fn drain_on_signals(server: ServerHandle, drain: Duration, flag: Arc<AtomicBool>) -> Result<(), String> {
-    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot catch signals: {e}"))?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                if flag.swap(true, Ordering::Relaxed) {
-                    say!("sansio-ws: interrupted again: quitting now");
-                    std::process::exit(130);
-                }
-                say!("sansio-ws: shutting down: closing every connection with 1001 (again to quit at once)");
-                if server.shutdown(drain).is_err() {
-                    std::process::exit(0);
-                }
-            }
-        })
-        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    Ok(())
+    on_signals(flag, move || {
+        say!("sansio-ws: shutting down: closing every connection with 1001 (again to quit at once)");
+        if server.shutdown(drain).is_err() {
+            std::process::exit(0);
+        }
+    })
 }

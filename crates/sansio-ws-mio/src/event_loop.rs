@@ -27,9 +27,9 @@ use crate::handler::{ConnId, ConnectError, ConnectPhase, Decision, Handler, LOOP
 use crate::log::report;
 use crate::metrics::Metrics;
 use crate::server::ServerHandle;
-use crate::slot::{Paused, ReadStep, Slot, Stage};
+use crate::slot::{Paused, Slot, Stage};
 use crate::timers::Timers;
-use crate::transport::Transport;
+use crate::transport::{Incoming, Transport};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 /// The first delay before accepting again after running out of descriptors, and the longest.
@@ -767,7 +767,8 @@ impl<H: Handler> EventLoop<H> {
                 return;
             }
             let raw_before = s.io.as_ref().map_or(0, |io| io.raw_read);
-            let (step, n) = s.read_step(now, &mut self.scratch);
+            let got = s.read_step(now, &mut self.scratch);
+            let n = if let Incoming::Data(n) = got { n } else { 0 };
             let raw = s.io.as_ref().map_or(0, |io| io.raw_read) - raw_before;
             let (closed, short_drains) = (s.peer_closed, s.short_read_drains());
             if let (Stage::AwaitResponse(dial), Some(io)) = (&mut s.stage, s.io.as_ref()) {
@@ -777,14 +778,14 @@ impl<H: Handler> EventLoop<H> {
             }
             taken += n.max(usize::try_from(raw).unwrap_or(usize::MAX));
             self.core.metrics.bytes_read += raw;
-            match step {
-                ReadStep::Data => self.on_read(slot, n),
-                ReadStep::WouldBlock => return,
-                ReadStep::Eof => return self.on_eof(slot, false),
+            match got {
+                Incoming::Data(n) => self.on_read(slot, n),
+                Incoming::WouldBlock => return,
+                Incoming::Eof => return self.on_eof(slot, false),
                 #[cfg(feature = "tls")]
-                ReadStep::Truncated => return self.on_eof(slot, true),
+                Incoming::Truncated => return self.on_eof(slot, true),
                 #[cfg(feature = "tls")]
-                ReadStep::TlsFailed(e) => return self.on_tls_failed(slot, e),
+                Incoming::TlsFailed(e) => return self.on_tls_failed(slot, e),
             }
             self.dispatch(slot);
             self.core.account(slot);

@@ -9,7 +9,7 @@ use sansio_ws::connection::Connection;
 use sansio_ws::handshake::ServerHandshake;
 
 use crate::dial::Dial;
-use crate::transport::{Got, Transport};
+use crate::transport::{Incoming, Transport};
 
 /// Where a socket is in its life.
 pub(crate) enum Stage {
@@ -81,23 +81,6 @@ impl Paused {
     }
 }
 
-/// What one read did.
-#[derive(Debug)]
-pub(crate) enum ReadStep {
-    /// Bytes were read and handed on; read again.
-    Data,
-    /// The socket has nothing more for now.
-    WouldBlock,
-    /// The peer closed its side (or the socket failed).
-    Eof,
-    /// TLS: the TCP stream ended without `close_notify`.
-    #[cfg(feature = "tls")]
-    Truncated,
-    /// TLS failed (the handshake, or a bad record).
-    #[cfg(feature = "tls")]
-    TlsFailed(rustls::Error),
-}
-
 impl Slot {
     /// The deadline the loop must wake this slot at.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
@@ -163,22 +146,13 @@ impl Slot {
     /// One read into the event loop's `scratch` buffer: handed to the open connection at once
     /// (which keeps only what it has not made into messages yet), or left in `scratch` for the other
     /// stages. The count is of plaintext bytes.
-    pub(crate) fn read_step(&mut self, now: Instant, scratch: &mut [u8]) -> (ReadStep, usize) {
-        let Some(io) = self.io.as_mut() else { return (ReadStep::WouldBlock, 0) };
-        match io.read(scratch) {
-            Got::Data(n) => {
-                if let Stage::Open(conn) = &mut self.stage {
-                    conn.handle_input(now, &scratch[..n]);
-                }
-                (ReadStep::Data, n)
-            }
-            Got::WouldBlock => (ReadStep::WouldBlock, 0),
-            Got::Eof => (ReadStep::Eof, 0),
-            #[cfg(feature = "tls")]
-            Got::Truncated => (ReadStep::Truncated, 0),
-            #[cfg(feature = "tls")]
-            Got::TlsFailed(e) => (ReadStep::TlsFailed(e), 0),
+    pub(crate) fn read_step(&mut self, now: Instant, scratch: &mut [u8]) -> Incoming {
+        let Some(io) = self.io.as_mut() else { return Incoming::WouldBlock };
+        let got = io.read(scratch);
+        if let (Stage::Open(conn), Incoming::Data(n)) = (&mut self.stage, &got) {
+            conn.handle_input(now, &scratch[..*n]);
         }
+        got
     }
 
     /// Whether a short read says the socket is drained: true of a plain socket (readiness is

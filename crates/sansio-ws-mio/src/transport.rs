@@ -7,7 +7,7 @@ use mio::net::TcpStream;
 
 /// What one read gave.
 #[derive(Debug)]
-pub(crate) enum Got {
+pub(crate) enum Incoming {
     /// This many plaintext bytes.
     Data(usize),
     /// Nothing more for now.
@@ -53,20 +53,20 @@ impl Transport {
     }
 
     /// Reads plaintext into `buf`.
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> Got {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> Incoming {
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls.as_deref_mut() {
             return read_tls(&mut self.sock, tls, buf, &mut self.raw_read);
         }
         match self.sock.read(buf) {
-            Ok(0) => Got::Eof,
+            Ok(0) => Incoming::Eof,
             Ok(n) => {
                 self.raw_read += n as u64;
-                Got::Data(n)
+                Incoming::Data(n)
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::WouldBlock,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Got::Data(0),
-            Err(_) => Got::Eof,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Incoming::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Incoming::Data(0),
+            Err(_) => Incoming::Eof,
         }
     }
 
@@ -138,16 +138,16 @@ impl Transport {
 
 /// Plaintext from a TLS connection: what rustls holds, else more records from the socket.
 #[cfg(feature = "tls")]
-fn read_tls(sock: &mut TcpStream, tls: &mut rustls::Connection, buf: &mut [u8], raw: &mut u64) -> Got {
+fn read_tls(sock: &mut TcpStream, tls: &mut rustls::Connection, buf: &mut [u8], raw: &mut u64) -> Incoming {
     loop {
         match tls.reader().read(buf) {
             // close_notify: the peer's orderly end.
-            Ok(0) if !buf.is_empty() => return Got::Eof,
-            Ok(n) => return Got::Data(n),
+            Ok(0) if !buf.is_empty() => return Incoming::Eof,
+            Ok(n) => return Incoming::Data(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             // TCP ended without close_notify.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Got::Truncated,
-            Err(_) => return Got::Eof,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Incoming::Truncated,
+            Err(_) => return Incoming::Eof,
         }
         match tls.read_tls(sock) {
             // The TCP end: the reader says next whether close_notify came first.
@@ -155,13 +155,13 @@ fn read_tls(sock: &mut TcpStream, tls: &mut rustls::Connection, buf: &mut [u8], 
             Ok(n) => {
                 *raw += n as u64;
                 if let Err(e) = tls.process_new_packets() {
-                    return Got::TlsFailed(e);
+                    return Incoming::TlsFailed(e);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Got::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Incoming::WouldBlock,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // A reset: without close_notify, so a truncation.
-            Err(_) => return Got::Truncated,
+            Err(_) => return Incoming::Truncated,
         }
     }
 }
