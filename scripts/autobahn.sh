@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Runs the Autobahn TestSuite cases against sansio-ws in both roles:
-#   servers: the fuzzing client drives our echo-server;
-#   clients: our autobahn-client runs every case against the fuzzing server.
-# Reports (HTML and index.json) go to target/autobahn/{servers,clients}. Exits non-zero unless every
-# case is OK or INFORMATIONAL for both behavior and behaviorClose (NON-STRICT is a failure).
+# Runs the Autobahn TestSuite cases against sansio-ws in both roles, through each driver:
+#   servers: the fuzzing client drives an echo-server;
+#   clients: an autobahn-client runs every case against the fuzzing server;
+#   mio: the examples of sansio-ws-mio; tokio: those of sansio-ws-tokio.
+# Reports (HTML and index.json) go to target/autobahn/{servers,clients} (mio) and
+# target/autobahn/tokio-{servers,clients}. Exits non-zero unless every case is OK or INFORMATIONAL
+# for both behavior and behaviorClose (NON-STRICT is a failure).
 #
-# Usage: scripts/autobahn.sh [servers|clients|both]   (default: both)
+# Usage: scripts/autobahn.sh [servers|clients|both] [mio|tokio|all]   (default: both all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 MODE=${1:-both}
+DRIVERS=${2:-all}
 VENV=$ROOT/target/autobahn-venv
 OUT=$ROOT/target/autobahn
 SERVER_PORT=${AUTOBAHN_SERVER_PORT:-9011}
@@ -24,9 +27,20 @@ if [ ! -x "$VENV/bin/kosoku" ]; then
     "$VENV/bin/pip" install --quiet --disable-pip-version-check kosoku
 fi
 
-echo "==> building the examples (release)"
-cargo build --release -q -p sansio-ws-mio --example echo-server --example autobahn-client
+case "$DRIVERS" in
+    all) DRIVERS="mio tokio" ;;
+    mio | tokio) ;;
+    *) echo "usage: $0 [servers|clients|both] [mio|tokio|all]" >&2; exit 2 ;;
+esac
 BIN=$ROOT/target/release/examples
+echo "==> building the examples (release)"
+for driver in $DRIVERS; do
+    cargo build --release -q -p "sansio-ws-$driver" --example echo-server --example autobahn-client
+    # Both crates name their examples alike: keep each pair under its driver's name.
+    for example in echo-server autobahn-client; do
+        cp "$BIN/$example" "$BIN/$driver-$example"
+    done
+done
 
 PIDS=()
 cleanup() {
@@ -45,30 +59,39 @@ wait_port() {
     return 1
 }
 
+# The report directory of a role for a driver.
+dir_of() {
+    if [ "$2" = mio ]; then echo "$1"; else echo "$2-$1"; fi
+}
+
 run_servers() {
-    echo "==> fuzzing client against our echo-server on 127.0.0.1:$SERVER_PORT"
-    rm -rf "$OUT/servers"
-    "$BIN/echo-server" "127.0.0.1:$SERVER_PORT" > "$OUT/echo-server.log" 2>&1 &
+    local driver=$1 dir
+    dir=$(dir_of servers "$driver")
+    echo "==> fuzzing client against the $driver echo-server on 127.0.0.1:$SERVER_PORT"
+    rm -rf "${OUT:?}/$dir"
+    "$BIN/$driver-echo-server" "127.0.0.1:$SERVER_PORT" > "$OUT/$driver-echo-server.log" 2>&1 &
     local server=$!
     PIDS+=("$server")
     wait_port "$SERVER_PORT"
     # kosoku's exit status counts NON-STRICT as passed; the verdict comes from index.json below.
-    "$VENV/bin/kosoku" -m fuzzingclient -o "$OUT/servers" "127.0.0.1:$SERVER_PORT" > "$OUT/servers.log" 2>&1 || true
+    "$VENV/bin/kosoku" -m fuzzingclient -o "$OUT/$dir" "127.0.0.1:$SERVER_PORT" > "$OUT/$dir.log" 2>&1 || true
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
 }
 
 run_clients() {
-    echo "==> our autobahn-client against the fuzzing server on 127.0.0.1:$CLIENT_PORT"
-    rm -rf "$OUT/clients"
-    "$VENV/bin/kosoku" -m fuzzingserver -o "$OUT/clients" "127.0.0.1:$CLIENT_PORT" > "$OUT/clients.log" 2>&1 &
+    local driver=$1 dir
+    dir=$(dir_of clients "$driver")
+    echo "==> the $driver autobahn-client against the fuzzing server on 127.0.0.1:$CLIENT_PORT"
+    rm -rf "${OUT:?}/$dir"
+    "$VENV/bin/kosoku" -m fuzzingserver -o "$OUT/$dir" "127.0.0.1:$CLIENT_PORT" > "$OUT/$dir.log" 2>&1 &
     local fuzz=$!
     PIDS+=("$fuzz")
     wait_port "$CLIENT_PORT"
-    timeout 900 "$BIN/autobahn-client" "ws://127.0.0.1:$CLIENT_PORT"
+    timeout 900 "$BIN/$driver-autobahn-client" "ws://127.0.0.1:$CLIENT_PORT"
     # The fuzzing server writes its reports on updateReports; give it a moment, then stop it.
     for _ in $(seq 1 100); do
-        [ -f "$OUT/clients/index.json" ] && break
+        [ -f "$OUT/$dir/index.json" ] && break
         sleep 0.1
     done
     kill "$fuzz" 2>/dev/null || true
@@ -77,10 +100,17 @@ run_clients() {
 
 mkdir -p "$OUT"
 case "$MODE" in
-    servers) run_servers ;;
-    clients) run_clients ;;
-    both) run_servers; run_clients ;;
-    *) echo "usage: $0 [servers|clients|both]" >&2; exit 2 ;;
+    servers) ROLES="servers" ;;
+    clients) ROLES="clients" ;;
+    both) ROLES="servers clients" ;;
+    *) echo "usage: $0 [servers|clients|both] [mio|tokio|all]" >&2; exit 2 ;;
 esac
+REPORTS=()
+for driver in $DRIVERS; do
+    for role in $ROLES; do
+        "run_$role" "$driver"
+        REPORTS+=("$(dir_of "$role" "$driver")")
+    done
+done
 
-python3 "$ROOT/scripts/autobahn_summary.py" "$OUT" "$MODE" "$ALLOW_UNIMPLEMENTED_PREFIXES"
+python3 "$ROOT/scripts/autobahn_summary.py" "$OUT" "${REPORTS[*]}" "$ALLOW_UNIMPLEMENTED_PREFIXES"

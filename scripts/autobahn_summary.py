@@ -34,8 +34,8 @@ def judge(path, allowed_prefixes):
 
 
 def main():
-    out, mode, allowed = sys.argv[1], sys.argv[2], sys.argv[3].split()
-    roles = ["servers", "clients"] if mode == "both" else [mode]
+    # The report directories under `out` (servers, clients, tokio-servers, ...).
+    out, roles, allowed = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
     ok = True
     for role in roles:
         path = os.path.join(out, role, "index.json")

@@ -134,6 +134,16 @@ pub enum Message {
 }
 
 impl Message {
+    /// A text message (`String`, `&str` or [`Utf8Bytes`]).
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Message::Text(text.into())
+    }
+
+    /// A binary message (`Vec<u8>`, [`Bytes`], a static slice…).
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Message::Binary(data.into())
+    }
+
     /// Text or binary.
     pub fn kind(&self) -> MessageKind {
         match self {
@@ -345,6 +355,16 @@ mod tests {
     use super::*;
     use crate::Instant;
     use crate::connection::{Config, Connection};
+
+    #[test]
+    fn messages_are_made_from_text_and_bytes() {
+        let text = Message::text(String::from("héllo"));
+        assert_eq!(text, Message::Text(Utf8Bytes::from("héllo")));
+        assert_eq!((text.kind(), text.len()), (MessageKind::Text, 6));
+        let binary = Message::binary(alloc::vec![0xff, 0x00]);
+        assert_eq!(binary, Message::Binary(Bytes::from_static(&[0xff, 0x00])));
+        assert_eq!((binary.kind(), binary.payload().as_ref()), (MessageKind::Binary, &[0xff, 0x00][..]));
+    }
 
     #[test]
     fn close_causes_read_as_log_lines() {

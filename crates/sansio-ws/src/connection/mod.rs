@@ -752,6 +752,15 @@ impl Connection {
         self.send.chunks().next().is_some()
     }
 
+    /// Whether [`poll_event`](Self::poll_event) has an event to give now. A driver that reads
+    /// only while the application has taken every event (its backpressure on the peer) asks this
+    /// instead of taking an event early: a peer's Close behind undelivered messages takes effect
+    /// only once they are taken, so taking them ahead of the application would close the
+    /// connection before it could answer them.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty() || self.deferred.is_some()
+    }
+
     /// The next event. [`Event::Closed`] is the last one, reported exactly once.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -835,5 +844,42 @@ impl Connection {
             s.pong_timeout = Some(hb.current_pong_timeout());
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A masked client frame (mask 0, so the payload reads as sent): FIN + `opcode`, `payload`.
+    fn client_frame(opcode: u8, payload: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut frame = alloc::vec![0x80 | opcode, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    #[test]
+    fn has_events_tells_what_poll_event_would_give_without_taking_it() {
+        let now = Instant::from_secs(1);
+        let mut conn = Connection::server(Config::default(), now);
+        assert!(!conn.has_events(), "a new connection has nothing to tell");
+        // A message, then the peer's Close right behind it, in one read.
+        let mut input = client_frame(0x1, b"last words");
+        input.extend(client_frame(0x8, &[0x03, 0xe8]));
+        conn.handle_input(now, &input);
+        assert!(conn.has_events());
+        assert!(conn.has_events(), "asking takes nothing");
+        assert!(matches!(conn.poll_event(), Some(Event::Message(Message::Text(t))) if t == "last words"));
+        // The Close waits behind the message (deferred): it is still an event to come, and the
+        // connection has not answered it yet, so the message can still be echoed.
+        assert!(conn.has_events(), "the deferred Close is still to come");
+        assert_eq!(conn.state(), State::Open);
+        conn.send_text("echo").unwrap();
+        assert!(matches!(conn.poll_event(), Some(Event::CloseReceived { code, .. }) if code == CloseCode::NORMAL));
+        let mut out = alloc::vec::Vec::new();
+        while conn.poll_transmit(now, &mut out) > 0 {}
+        assert!(matches!(conn.poll_event(), Some(Event::Closed(_))));
+        assert!(!conn.has_events(), "nothing after the final event");
+        assert_eq!(conn.poll_event(), None);
     }
 }
