@@ -5,6 +5,8 @@
 #   scripts/bench.sh                 # codec benchmarks, pinned to the last CPU
 #   scripts/bench.sh deflate         # permessage-deflate: sansio-ws against flate2 called directly
 #   scripts/bench.sh loopback        # loopback echo servers and idle-connection memory
+#   scripts/bench.sh tokio           # loopback echo through the tokio adapter (sansio-ws-tokio) against
+#                                    # tokio-tungstenite and tokio-websockets, one worker thread each
 #   scripts/bench.sh idle            # idle-connection memory only
 #   scripts/bench.sh scaling         # the mio server with 1 loop and with 2 loops, same load
 #   scripts/bench.sh broadcast       # broadcast to 10,000 connections on 2 loops: time and memory
@@ -101,6 +103,83 @@ loopback() {
         stop_server
     done
     idle
+}
+
+# The tokio adapter against the peers built on tokio: sansio-ws-tokio's echo-server example
+# (`--no-deflate`), tokio-tungstenite (`read.forward(write)`), tokio-websockets as its README has it
+# (a `send`, so a flush, per message) and batched (`feed`, one flush when no message is ready). All
+# four on tokio's multi-threaded runtime with one worker thread (`--threads 1`), pinned to CPU 0 as
+# in `loopback`, the load generator on CPU 1; the same loads as `loopback`, then one table with
+# each figure's ratio to tokio-tungstenite's.
+tokio() {
+    server_pid=
+    trap 'if [[ -n "$server_pid" ]]; then kill "$server_pid" 2> /dev/null || true; fi' EXIT
+    local bin="$root/bench/target/release"
+    cargo build --release --manifest-path "$manifest" --features loopback --bins
+    cargo build --release --manifest-path "$root/Cargo.toml" -p sansio-ws-tokio --example echo-server
+    # The mio driver's example has the same name, so the same path: keep a copy of this one.
+    cp "$root/target/release/examples/echo-server" "$bin/sansio-ws-tokio-echo-server"
+    export CLK_TCK
+    CLK_TCK="$(getconf CLK_TCK)"
+    local gen=(taskset -c 1 "$bin/loadgen")
+    local names=(sansio-ws-tokio tokio-tungstenite tokio-websockets tokio-websockets-batched)
+    # Ports of their own, so that a `loopback` run elsewhere on the machine does not collide.
+    local -A servers=(
+        [sansio-ws-tokio]="9011 $bin/sansio-ws-tokio-echo-server 127.0.0.1:9011 --no-deflate --threads 1"
+        [tokio-tungstenite]="9012 $bin/tungstenite-echo 127.0.0.1:9012 --threads 1"
+        [tokio-websockets]="9013 $bin/tokio-websockets-echo 127.0.0.1:9013 --threads 1"
+        [tokio-websockets-batched]="9014 $bin/tokio-websockets-echo 127.0.0.1:9014 --batched --threads 1"
+    )
+    local loads=(
+        "64 conns x 16 B, window 32|--conns 64 --size 16 --window 32"
+        "1 conn x 1 MiB, window 4|--conns 1 --size 1048576 --window 4"
+        "ping-pong 16 B, 1 conn|--conns 1 --size 16 --window 1"
+    )
+    local results load name line
+    results="$(mktemp)"
+    for name in "${names[@]}"; do
+        # shellcheck disable=SC2086 # the entry is a port and a command line.
+        set -- ${servers[$name]}
+        local port="$1"
+        shift
+        start_server "$port" "$@"
+        echo "== $name (pid $server_pid)"
+        for load in "${loads[@]}"; do
+            # shellcheck disable=SC2086 # the load's options are a list of words on purpose.
+            line="$("${gen[@]}" "127.0.0.1:$port" ${load#*|} --secs 5 --pid "$server_pid")"
+            printf '%-28s %s\n' "${load%%|*}:" "$line"
+            printf '%s\t%s\t%s\n' "$name" "${load%%|*}" "$line" >> "$results"
+        done
+        stop_server
+    done
+    echo
+    python3 - "$results" "${names[@]}" << 'PY'
+import sys
+rows, names, loads = {}, sys.argv[2:], []
+for line in open(sys.argv[1]):
+    name, load, out = line.rstrip("\n").split("\t")
+    if load not in loads:
+        loads.append(load)
+    rows[name, load] = dict(kv.split("=", 1) for kv in out.split())
+base = "tokio-tungstenite"
+measures = [("msgs/s", "msgs/s"), ("server_cpu_ns/msg", "server CPU ns/msg"),
+            ("rtt_p50_us", "round trip p50 µs"), ("rtt_p99_us", "round trip p99 µs")]
+print(f"Ratio: the figure over {base}'s (msgs/s: higher is better; CPU and round trips: lower)")
+print("| workload | measure | " + " | ".join(names) + " |")
+print("|---|---|" + "---|" * len(names))
+for load in loads:
+    for key, label in measures:
+        if not all(key in rows.get((n, load), {}) for n in names):
+            continue
+        b = float(rows[base, load][key])
+        cells = []
+        for n in names:
+            v = float(rows[n, load][key])
+            text = f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+            cells.append(text if n == base or not b else f"{text} ({v / b:.2f}×)")
+        print(f"| {load} | {label} | " + " | ".join(cells) + " |")
+PY
+    rm -f "$results"
 }
 
 # The echo server with one event loop (pinned to CPU 0, the load generator on CPU 1) against two
@@ -297,6 +376,7 @@ case "$what" in
     instructions) instructions ;;
     deflate) deflate ;;
     loopback) loopback ;;
+    tokio) tokio ;;
     idle) idle ;;
     scaling) scaling ;;
     broadcast) broadcast ;;
@@ -306,7 +386,7 @@ case "$what" in
         loopback
         ;;
     *)
-        echo "usage: $0 [codec|deflate|loopback|idle|scaling|broadcast|tls|instructions|all]" >&2
+        echo "usage: $0 [codec|deflate|loopback|tokio|idle|scaling|broadcast|tls|instructions|all]" >&2
         exit 2
         ;;
 esac

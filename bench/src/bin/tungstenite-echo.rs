@@ -3,7 +3,9 @@
 //! through tokio-rustls as its README recommends for `wss://` (the same rustls configuration as the
 //! mio driver's: ring, X25519 first, ALPN http/1.1).
 //!
-//! `tungstenite-echo 127.0.0.1:9002 [--tls-cert CERT.pem --tls-key KEY.pem]`
+//! `--threads N` sets the runtime's worker threads (default: one per core, as `#[tokio::main]`).
+//!
+//! `tungstenite-echo 127.0.0.1:9002 [--tls-cert CERT.pem --tls-key KEY.pem] [--threads N]`
 
 #![allow(clippy::print_stderr)]
 
@@ -13,10 +15,20 @@ use futures_util::{StreamExt, TryStreamExt, future};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:9002".into());
+    let threads = args.iter().position(|a| a == "--threads").and_then(|i| args.get(i + 1));
+    let threads = threads.map(|n| n.parse::<usize>().expect("--threads N: a number"));
+    // What `#[tokio::main]` builds, with the worker count given if one is.
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        runtime.worker_threads(n.max(1));
+    }
+    runtime.enable_all().build().expect("a runtime").block_on(serve(args));
+}
+
+async fn serve(args: Vec<String>) {
+    let addr = args.first().filter(|a| !a.starts_with("--")).cloned().unwrap_or_else(|| "127.0.0.1:9002".into());
     let option =
         |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
     let tls = match (option("--tls-cert"), option("--tls-key")) {

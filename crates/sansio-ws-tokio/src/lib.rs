@@ -45,6 +45,8 @@ mod split;
 mod stream;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 pub use accept::{accept, accept_with, accept_with_callback};
 #[cfg(feature = "rustls")]

@@ -954,6 +954,23 @@ mod handshake {
         assert_eq!(output(&mut conn, now), [0x81, 0x03, b'b', b'y', b'e']);
     }
 
+    /// A server whose HTTP library writes the 101 takes it out: the connection then starts with
+    /// its first frame, and the response is taken once.
+    #[test]
+    fn a_taken_response_is_not_queued() {
+        let (hs, request) = rfc_handshake();
+        let mut upgraded = hs.accept(&request, Accept::new()).unwrap();
+        let expected = upgraded.response_bytes().to_vec();
+        assert_eq!(upgraded.take_response_bytes(), expected);
+        assert!(upgraded.response_bytes().is_empty());
+        assert!(upgraded.take_response_bytes().is_empty(), "taken once");
+        let now = Instant::ZERO;
+        let mut conn = upgraded.into_connection(Config::default(), now);
+        assert_eq!(output(&mut conn, now), b"", "nothing queued before the first frame");
+        conn.send_text("hi").unwrap();
+        assert_eq!(output(&mut conn, now), [0x81, 0x02, b'h', b'i']);
+    }
+
     /// The 101 goes out first even when the transport takes it in pieces and the application
     /// sent something at once.
     #[test]

@@ -105,6 +105,14 @@ impl Upgraded {
         &self.response
     }
 
+    /// Server side: takes the `101 Switching Protocols` response out, for a server whose HTTP
+    /// library writes the response itself (an upgrade through hyper, say): the caller sends these
+    /// bytes' status and fields its own way, and [`into_connection`](Self::into_connection) then
+    /// queues nothing before the first frame. Empty on the client side, and on a second call.
+    pub fn take_response_bytes(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.response)
+    }
+
     /// Client side: the server's validated response (its status and header fields, such as
     /// `Set-Cookie`). `None` on the server side.
     pub fn server_response(&self) -> Option<&Response> {
