@@ -4,7 +4,7 @@ mod support;
 
 use sansio_ws::connection::{CloseCause, Config, ReceiveMode, Side};
 use sansio_ws::handshake::{ClientConfig, ServerConfig};
-use support::app::{Clock, Echo};
+use support::app::Echo;
 use support::harness::{Driver, exchange, runtime, within_limit};
 use support::script::{Finish, Script};
 use support::tokio_driver;
@@ -31,15 +31,12 @@ fn tokio_client_and_server_share_one_thread() {
             let url = format!("ws://{}/", listener.local_addr().unwrap());
             let server = tokio::spawn(async move {
                 let (stream, _) = listener.accept().await?;
-                let clock = Clock::new();
-                let upgraded = tokio_driver::accept(stream, ServerConfig::default(), Config::default(), clock).await?;
-                tokio_driver::run(upgraded, clock, &mut Echo::default()).await
+                let upgraded = tokio_driver::accept(stream, ServerConfig::default(), Config::default()).await?;
+                tokio_driver::run(upgraded, &mut Echo::default()).await
             });
-            let clock = Clock::new();
             let mut script = Script::new(Script::standard_steps(), Finish::ClientCloses, true);
-            let upgraded =
-                tokio_driver::connect(&url, ClientConfig::default(), Config::default(), clock).await.unwrap();
-            let client = tokio_driver::run(upgraded, clock, &mut script).await.unwrap();
+            let upgraded = tokio_driver::connect(&url, ClientConfig::default(), Config::default()).await.unwrap();
+            let client = tokio_driver::run(upgraded, &mut script).await.unwrap();
             (script, client, server.await.unwrap().unwrap())
         })
     });

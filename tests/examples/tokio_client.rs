@@ -14,16 +14,15 @@ use std::io;
 
 use sansio_ws::connection::Config;
 use sansio_ws::handshake::ClientConfig;
-use support::app::{Clock, DemoClient};
+use support::app::DemoClient;
 use support::tokio_driver;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> io::Result<()> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9002/".to_string());
-    let clock = Clock::new();
-    let upgraded = tokio_driver::connect(&url, ClientConfig::default(), Config::default(), clock).await?;
+    let upgraded = tokio_driver::connect(&url, ClientConfig::default(), Config::default()).await?;
     println!("connected to {url}");
-    let closed = tokio_driver::run(upgraded, clock, &mut DemoClient::new(|line| println!("{line}"))).await?;
+    let closed = tokio_driver::run(upgraded, &mut DemoClient::new(|line| println!("{line}"))).await?;
     println!("connection ended: {:?}", closed.cause);
     Ok(())
 }

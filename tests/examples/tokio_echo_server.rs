@@ -1,11 +1,10 @@
-//! A WebSocket echo server on tokio: one task per connection, the core's deadline as a
-//! `sleep_until` in the same `select!` as readable and writable.
+//! A WebSocket echo server on tokio: one task per connection, on the `sansio-ws-tokio` crate.
 //!
 //! ```text
 //! cargo run --example tokio_echo_server -- 127.0.0.1:9002
 //! ```
 //!
-//! The driver loop is in `tests/support/tokio_driver.rs`, shared with the tests; the echo
+//! The adapter to the shared handler is in `tests/support/tokio_driver.rs`, used by the tests too; the echo
 //! application in `tests/support/app.rs` runs unchanged under the blocking driver too.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "an example reports to its user")]
 

@@ -111,8 +111,8 @@ fn serve(driver: Driver, config: Config, echo: &mut Echo, bound: &mpsc::Sender<S
             listener.set_nonblocking(true)?;
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let (stream, _) = listener.accept().await?;
-            let upgraded = tokio_driver::accept(stream, plain_server(), config, clock).await?;
-            tokio_driver::run(upgraded, clock, echo).await
+            let upgraded = tokio_driver::accept(stream, plain_server(), config).await?;
+            tokio_driver::run(upgraded, echo).await
         }),
         Driver::Mio { deflate } => {
             let (event_loop, addr) =
@@ -131,8 +131,8 @@ pub(crate) fn connect(driver: Driver, addr: SocketAddr, config: Config, mut scri
         Driver::Blocking => blocking::connect(&url, plain_client(), config, clock)
             .and_then(|upgraded| blocking::run(upgraded, clock, &mut script)),
         Driver::Tokio => runtime().block_on(async {
-            let upgraded = tokio_driver::connect(&url, plain_client(), config, clock).await?;
-            tokio_driver::run(upgraded, clock, &mut script).await
+            let upgraded = tokio_driver::connect(&url, plain_client(), config).await?;
+            tokio_driver::run(upgraded, &mut script).await
         }),
         Driver::Mio { deflate } => mio_driver::connect(&url, mio_config(config, deflate), &mut script)
             .and_then(|event_loop| mio_driver::run(event_loop, mio_give_up())),

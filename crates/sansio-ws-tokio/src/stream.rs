@@ -159,6 +159,15 @@ impl<S> WebSocketStream<S> {
         &self.engine.conn
     }
 
+    /// The connection itself, for the commands this type has no method for (streamed messages
+    /// with [`send_fragment`](Connection::send_fragment), [`send_prepared`](Connection::send_prepared)):
+    /// what they queue goes out with the stream's next poll. Events must still be taken through
+    /// the stream (`recv`, `recv_event`), and input only comes from the transport: taking events
+    /// or feeding bytes here would hide them from the stream.
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.engine.conn
+    }
+
     /// The scale the connection's instants are on.
     pub fn epoch(&self) -> Epoch {
         self.epoch
