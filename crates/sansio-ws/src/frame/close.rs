@@ -261,6 +261,73 @@ mod tests {
         assert_eq!(encode_close_payload(CloseCode::NORMAL, &ascii, &mut buf), 125);
     }
 
+    #[test]
+    fn only_codes_4000_to_4999_are_for_private_use() {
+        // RFC 6455 §7.4.2: 4000-4999 are for private use; 3000-3999 are registered with IANA.
+        for c in [4000, 4001, 4500, 4999] {
+            assert!(CloseCode::from_u16(c).is_private(), "{c} is private");
+        }
+        for c in [0, 1000, 1011, 3000, 3999, 5000, 65535] {
+            assert!(!CloseCode::from_u16(c).is_private(), "{c} is not private");
+        }
+    }
+
+    #[test]
+    fn a_code_converts_to_its_number_unchanged() {
+        for c in [1000u16, 1005, 3000, 4321, 65535] {
+            assert_eq!(u16::from(CloseCode::from_u16(c)), c);
+            assert_eq!(CloseCode::from(c).as_u16(), c);
+        }
+    }
+
+    #[test]
+    fn debug_and_display_give_the_number_and_the_registry_name() {
+        use alloc::format;
+        // Every code the IANA registry names, 1000-1015, with the name of its constant.
+        let named = [
+            (CloseCode::NORMAL, "Normal"),
+            (CloseCode::GOING_AWAY, "GoingAway"),
+            (CloseCode::PROTOCOL_ERROR, "ProtocolError"),
+            (CloseCode::UNSUPPORTED_DATA, "UnsupportedData"),
+            (CloseCode::RESERVED, "Reserved"),
+            (CloseCode::NO_STATUS, "NoStatus"),
+            (CloseCode::ABNORMAL, "Abnormal"),
+            (CloseCode::INVALID_PAYLOAD, "InvalidPayload"),
+            (CloseCode::POLICY_VIOLATION, "PolicyViolation"),
+            (CloseCode::MESSAGE_TOO_BIG, "MessageTooBig"),
+            (CloseCode::MANDATORY_EXTENSION, "MandatoryExtension"),
+            (CloseCode::INTERNAL_ERROR, "InternalError"),
+            (CloseCode::SERVICE_RESTART, "ServiceRestart"),
+            (CloseCode::TRY_AGAIN_LATER, "TryAgainLater"),
+            (CloseCode::BAD_GATEWAY, "BadGateway"),
+            (CloseCode::TLS_HANDSHAKE, "TlsHandshake"),
+        ];
+        for (i, (code, name)) in named.into_iter().enumerate() {
+            assert_eq!(code.as_u16(), 1000 + i as u16);
+            let want = format!("{}({name})", code.as_u16());
+            assert_eq!(format!("{code:?}"), want);
+            assert_eq!(format!("{code}"), want);
+        }
+        // Codes without a registered name (application, private, unassigned) print bare.
+        for c in [999u16, 1016, 3000, 4000] {
+            assert_eq!(format!("{:?}", CloseCode::from_u16(c)), format!("{c}"));
+            assert_eq!(format!("{}", CloseCode::from_u16(c)), format!("{c}"));
+        }
+    }
+
+    #[test]
+    fn close_errors_display_the_figure_they_carry() {
+        use alloc::string::ToString;
+        let one = CloseError::OneByte.to_string();
+        assert!(one.contains("one byte"), "{one}");
+        let long = CloseError::TooLong(126).to_string();
+        assert!(long.contains("126") && long.contains("125"), "{long}");
+        let code = CloseError::InvalidCode(CloseCode::NO_STATUS).to_string();
+        assert!(code.contains("1005"), "{code}");
+        let utf8 = CloseError::InvalidUtf8 { valid_up_to: 7 }.to_string();
+        assert!(utf8.contains("UTF-8") && utf8.contains('7'), "{utf8}");
+    }
+
     proptest! {
         #[test]
         fn legal_codes_round_trip(code in prop_oneof![1000u16..=1003, 1007u16..=1014, 3000u16..=4999], reason in ".{0,80}") {

@@ -533,6 +533,99 @@ mod tests {
         assert_eq!(complete(&full, &rules).1, 14);
     }
 
+    #[test]
+    fn rsv_bits_combine_as_a_set_of_three() {
+        let (r1, r2, r3) = (Rsv::RSV1, Rsv::RSV2, Rsv::RSV3);
+        // Only the low three bits exist: RSV1 is 0b100, RSV3 0b001.
+        assert_eq!((r1.bits(), r2.bits(), r3.bits()), (0b100, 0b010, 0b001));
+        assert_eq!(Rsv::from_bits(0xFF), Rsv::from_bits(0b111));
+        assert_eq!(Rsv::from_bits(0b1000_0101), r1.union(r3));
+        assert_eq!(r1.union(r3).bits(), 0b101);
+        assert_eq!(r1.union(r1), r1);
+        assert_eq!(Rsv::NONE.union(r2), r2);
+        assert!(Rsv::NONE.is_empty() && Rsv::from_bits(0b1000).is_empty());
+        assert!(!r3.is_empty() && !r1.is_empty());
+        let both = r1.union(r3);
+        assert!(both.contains(r1) && both.contains(r3) && both.contains(Rsv::NONE) && both.contains(both));
+        assert!(!both.contains(r2) && !both.contains(r1.union(r2)) && !Rsv::NONE.contains(r1));
+        assert_eq!(Rsv::from_bits(0b111).without(r1), r2.union(r3));
+        assert_eq!(both.without(r2), both);
+        assert_eq!(both.without(both), Rsv::NONE);
+        assert_eq!(r1.without(Rsv::NONE), r1);
+    }
+
+    #[test]
+    fn rsv_debug_names_the_bits_that_are_set() {
+        use alloc::format;
+        assert_eq!(format!("{:?}", Rsv::NONE), "Rsv(none)");
+        assert_eq!(format!("{:?}", Rsv::RSV2), "Rsv(RSV2)");
+        assert_eq!(format!("{:?}", Rsv::RSV1.union(Rsv::RSV3)), "Rsv(RSV1|RSV3)");
+        assert_eq!(format!("{:?}", Rsv::from_bits(7)), "Rsv(RSV1|RSV2|RSV3)");
+    }
+
+    #[test]
+    fn frame_errors_display_what_was_wrong() {
+        use alloc::string::ToString;
+        let shown = |e: FrameError| e.to_string();
+        assert!(shown(FrameError::ReservedOpcode(0xB)).contains("0xb"));
+        assert!(shown(FrameError::ReservedBits(Rsv::RSV2)).contains("RSV2"));
+        assert!(shown(FrameError::FragmentedControl(OpCode::Ping)).contains("Ping"));
+        let long = shown(FrameError::ControlTooLong(OpCode::Close));
+        assert!(long.contains("Close") && long.contains("125"), "{long}");
+        assert!(shown(FrameError::Unmasked).contains("unmasked"));
+        assert!(shown(FrameError::Masked).contains("masked"));
+        assert_ne!(shown(FrameError::Unmasked), shown(FrameError::Masked));
+        assert!(!shown(FrameError::LengthMsbSet).is_empty());
+        assert!(shown(FrameError::NonMinimalLength { len: 125 }).contains("125"));
+        let big = shown(FrameError::FrameTooLarge { len: 1001, max: 1000 });
+        assert!(big.contains("1001") && big.contains("1000"), "{big}");
+    }
+
+    #[test]
+    fn the_default_frame_limit_is_16_mib() {
+        let rules = DecodeRules::new(Role::Client);
+        assert_eq!(rules.max_frame_size, 16 * 1024 * 1024);
+        assert_eq!((rules.role, rules.allowed_rsv), (Role::Client, Rsv::NONE));
+        let at = |len: u64| {
+            let mut b = alloc::vec![0x82, 127];
+            b.extend_from_slice(&len.to_be_bytes());
+            b
+        };
+        assert_eq!(complete(&at(16 << 20), &rules).0.payload_len, 16 << 20);
+        rejects(&at((16 << 20) + 1), &rules, FrameError::FrameTooLarge { len: (16 << 20) + 1, max: 16 << 20 });
+    }
+
+    /// A header is read field by field (§5.2): the two fixed bytes, then the extended length (2 or
+    /// 8 bytes) they announce, then the masking key (4). A prefix needs exactly the rest of the
+    /// field it stops in, so a caller can wait for that many bytes before trying again.
+    #[test]
+    fn a_prefix_needs_exactly_the_rest_of_the_field_it_stops_in() {
+        let masked = DecodeRules { max_frame_size: u64::MAX, ..server() };
+        let unmasked = DecodeRules { max_frame_size: u64::MAX, ..client() };
+        // (header, rules, where each field ends)
+        let cases: [(&[u8], &DecodeRules, &[usize]); 6] = [
+            (&[0x82, 0x85, 1, 2, 3, 4], &masked, &[2, 6]),
+            (&[0x82, 0xFE, 0x01, 0x00, 1, 2, 3, 4], &masked, &[2, 4, 8]),
+            (&[0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4], &masked, &[2, 10, 14]),
+            (&[0x82, 0x7E, 0x01, 0x00], &unmasked, &[2, 4]),
+            (&[0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0], &unmasked, &[2, 10]),
+            (&[0x02, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0], &unmasked, &[2, 10]),
+        ];
+        for (full, rules, ends) in cases {
+            assert_eq!(ends.last(), Some(&full.len()));
+            for cut in 0..full.len() {
+                let field_end = ends.iter().copied().find(|&e| e > cut).unwrap();
+                assert_eq!(
+                    FrameHeader::decode(&full[..cut], rules),
+                    Ok(Decoded::Incomplete { needed: field_end - cut }),
+                    "{:02x?}",
+                    &full[..cut]
+                );
+            }
+            assert_eq!(complete(full, rules).1, full.len());
+        }
+    }
+
     fn any_header() -> impl Strategy<Value = FrameHeader> {
         let opcode = prop::sample::select(alloc::vec![
             OpCode::Continuation,
