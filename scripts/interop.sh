@@ -3,12 +3,24 @@
 #   python:  the Python `websockets` client against our echo-server (tests/interop/py_client.py),
 #            and our interop-client against a Python `websockets` server (tests/interop/py_server.py),
 #            each with and without permessage-deflate, and over TLS (wss://, a CA of our own from
-#            the dev-cert example that both sides trust);
+#            the dev-cert example that both sides trust): parts py-client*, py-server*;
+#            for sansio-ws-tokio: the same py_client.py against its echo-server, with and without
+#            permessage-deflate (py-client-tokio*), and its line client (the `client` example)
+#            against py_server.py, with and without permessage-deflate and over TLS with the same
+#            CA (py-server-tokio*): tests/interop/line_client.py pipes lines into it (ASCII,
+#            multi-byte UTF-8, one of about 100 KB), expects each back as `< LINE` in order, then
+#            ends its input and expects a clean close with 1000 and exit status 0;
 #   browser: our chat example in headless Chromium pages, driven over the DevTools protocol
 #            (tests/interop/browser.py) through its whole lifecycle, a server restart included;
 #            the screenshots go to target/interop/chat-{open,disconnected,reconnected,left}.png;
 #            the same over https:// and wss:// (Chromium trusting the test certificate by its key),
-#            screenshots target/interop/chat-tls-*.png.
+#            screenshots target/interop/chat-tls-*.png;
+#            the axum example of sansio-ws-tokio in a Chromium page (tests/interop/browser_axum.py,
+#            part browser-axum): the page opens, echoes what is typed, closes with 1000 and
+#            reconnects with its buttons; a page of another origin is refused (403, counted by
+#            /stats); on SIGTERM the page says the server closed with 1001 and the server exits
+#            with 0 within 10 s, its log telling each connection's end; screenshots
+#            target/interop/axum-{open,closed}.png.
 # Everything listens on 127.0.0.1, on ports the servers pick (port 0) and print.
 #
 # Installs what it needs: `websockets` from PyPI into target/interop-venv, and Debian's chromium
@@ -102,6 +114,16 @@ PY=$VENV/bin/python
 echo "==> websockets $("$PY" -c 'import websockets; print(websockets.__version__)')"
 
 echo "==> building the examples (release, with TLS)"
+# sansio-ws-tokio's examples first: its echo-server has the name of sansio-ws-mio's, and both land
+# on target/release/examples/echo-server; so its two are copied away as soon as they are built,
+# and the mio build comes last, leaving its own there.
+TOKIO_BIN=$OUT/bin
+mkdir -p "$TOKIO_BIN"
+cargo build --release -q -p sansio-ws-tokio --features rustls --example echo-server --example client
+cp "$BIN/echo-server" "$TOKIO_BIN/tokio-echo-server"
+cp "$BIN/client" "$TOKIO_BIN/tokio-client"
+cargo build --release -q -p sansio-ws-axum-example
+AXUM=$ROOT/target/release/sansio-ws-axum-example
 cargo build --release -q -p sansio-ws-mio --features tls --example echo-server --example chat --example interop-client \
     --example dev-cert
 # A CA and a certificate for localhost and 127.0.0.1 it signs; the last line gives the key's hash.
@@ -209,6 +231,46 @@ run_python() {
     else
         record "$part" FAIL "py_server.py starts over TLS" "see target/interop/$part-py-server.log"
     fi
+
+    for flag in "" --no-compression; do
+        part=py-client-tokio${flag:+-plain}
+        echo "==> Python websockets client -> the tokio echo-server (${flag:-permessage-deflate offered})"
+        if start_server "$OUT/$part-echo-server.log" "$TOKIO_BIN/tokio-echo-server" 127.0.0.1:0; then
+            local echo_pid=$SERVER_PID
+            run_checks "$part" timeout 150 "$PY" "$ROOT/tests/interop/py_client.py" "$SERVER_URL" ${flag:+"$flag"}
+            stop_server "$echo_pid"
+        else
+            record "$part" FAIL "tokio echo-server starts" "see target/interop/$part-echo-server.log"
+        fi
+    done
+
+    # The line client offers no subprotocol: py_server.py serves it without one.
+    local tls deflate
+    for tls in "" --tls; do
+        for flag in "" --no-compression; do
+            # Over TLS with permessage-deflate only.
+            if [ -n "$tls" ] && [ -n "$flag" ]; then continue; fi
+            part=py-server-tokio${flag:+-plain}${tls:+-tls}
+            deflate=on
+            if [ -n "$flag" ]; then deflate=off; fi
+            local server=("$PY" "$ROOT/tests/interop/py_server.py" 0 --subprotocol-optional ${flag:+"$flag"})
+            local client=()
+            if [ -n "$tls" ]; then
+                server+=(--cert "$PKI/cert.pem" --key "$PKI/key.pem")
+                client=(--ca "$PKI/ca.pem")
+            fi
+            echo "==> the tokio line client -> Python websockets server (${flag:-permessage-deflate accepted}${tls:+, wss://})"
+            if start_server "$OUT/$part-py-server.log" "${server[@]}"; then
+                local py_pid=$SERVER_PID
+                run_checks "$part" timeout 120 "$PY" "$ROOT/tests/interop/line_client.py" --deflate "$deflate" \
+                    --server-log "$OUT/$part-py-server.log" "$TOKIO_BIN/tokio-client" "$SERVER_URL/tokio-lines" \
+                    "${client[@]}"
+                stop_server "$py_pid"
+            else
+                record "$part" FAIL "py_server.py starts" "see target/interop/$part-py-server.log"
+            fi
+        done
+    done
 }
 
 run_browser() {
@@ -227,8 +289,10 @@ run_browser() {
         banner "SKIPPED: browser checks NOT RUN: $NO_CHROMIUM"
         if [ "$REQUIRE_BROWSER" = 1 ]; then
             record browser FAIL "chat in two Chromium pages" "$NO_CHROMIUM (INTEROP_REQUIRE_BROWSER=1)"
+            record browser-axum FAIL "the axum example in a Chromium page" "$NO_CHROMIUM (INTEROP_REQUIRE_BROWSER=1)"
         else
             record browser SKIPPED "chat in two Chromium pages" "$NO_CHROMIUM"
+            record browser-axum SKIPPED "the axum example in a Chromium page" "$NO_CHROMIUM"
         fi
         return 0
     fi
@@ -236,6 +300,10 @@ run_browser() {
     browser_run browser chat http
     echo "==> the same over https:// and wss:// (Chromium trusts the test certificate by its key's hash)"
     CHROMIUM_FLAGS="--ignore-certificate-errors-spki-list=$SPKI" browser_run browser-tls chat-tls https "${TLS_SERVER[@]}"
+    # The axum example is started by browser_axum.py itself (it needs the exit status after its
+    # SIGTERM); its log: target/interop/axum.log.
+    echo "==> a headless Chromium page -> the axum example of sansio-ws-tokio"
+    run_checks browser-axum timeout 150 "$PY" "$ROOT/tests/interop/browser_axum.py" "$CHROMIUM" "$OUT" "$AXUM" 127.0.0.1:0
 }
 
 # browser_run PART NAME SCHEME [CHAT OPTIONS...]: the chat's whole lifecycle in Chromium pages;
@@ -266,12 +334,12 @@ if want browser; then run_browser; fi
 # The summary: one row per check, then the counts.
 echo
 echo "==> interop summary (target/interop/results.tsv)"
-printf '%-8s %-16s %s\n' STATUS PART CHECK
+printf '%-8s %-22s %s\n' STATUS PART CHECK
 pass=0 fail=0 skip=0
 while IFS=$'\t' read -r part status check detail; do
-    printf '%-8s %-16s %s\n' "$status" "$part" "$check"
+    printf '%-8s %-22s %s\n' "$status" "$part" "$check"
     if [ "$status" != PASS ] && [ -n "$detail" ]; then
-        printf '%-25s %s\n' "" "-> $detail"
+        printf '%-31s %s\n' "" "-> $detail"
     fi
     case "$status" in
         PASS) pass=$((pass + 1)) ;;

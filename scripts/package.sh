@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
-for name in sansio-ws sansio-ws-mio sansio-ws-cli sansio-ws-tests no-std-check; do
+for name in sansio-ws sansio-ws-mio sansio-ws-tokio sansio-ws-cli sansio-ws-tests sansio-ws-axum-example no-std-check; do
     rm -rf "$cargo_home"/registry/src/-*/"$name"-[0-9]*
 done
 rm -rf "${CARGO_TARGET_DIR:-target}/package"

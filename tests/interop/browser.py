@@ -372,19 +372,10 @@ def stop(browser: subprocess.Popen) -> None:
         pass
 
 
-def main() -> None:
-    chromium, chat_url, screenshot, work, chat_pid = sys.argv[1:6]
-    # The chat's command line, to start it again on the same address after the SIGTERM.
-    global SCHEME
-    SCHEME, _, address = chat_url.partition("://")
-    chat = sys.argv[6:] + [address.rstrip("/")]
-    profile = os.path.join(work, "chromium-profile")
-    shutil.rmtree(profile, ignore_errors=True)
-    os.makedirs(profile)
-    # A TERM from `timeout` must still stop the browser.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    checks = Checks()
-    args = [
+def chromium_command(chromium: str, profile: str) -> list[str]:
+    """Headless Chromium on a fresh profile, its DevTools on a port it picks (written to the
+    profile's DevToolsActivePort), plus the flags of $CHROMIUM_FLAGS."""
+    return [
         chromium,
         "--headless",
         "--no-sandbox",
@@ -404,6 +395,21 @@ def main() -> None:
         *os.environ.get("CHROMIUM_FLAGS", "").split(),
         "about:blank",
     ]
+
+
+def main() -> None:
+    chromium, chat_url, screenshot, work, chat_pid = sys.argv[1:6]
+    # The chat's command line, to start it again on the same address after the SIGTERM.
+    global SCHEME
+    SCHEME, _, address = chat_url.partition("://")
+    chat = sys.argv[6:] + [address.rstrip("/")]
+    profile = os.path.join(work, "chromium-profile")
+    shutil.rmtree(profile, ignore_errors=True)
+    os.makedirs(profile)
+    # A TERM from `timeout` must still stop the browser.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    checks = Checks()
+    args = chromium_command(chromium, profile)
     with open(os.path.join(work, "chromium.log"), "wb") as log:
         browser = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     try:

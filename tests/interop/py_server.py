@@ -1,6 +1,8 @@
 """The server side of the interop checks: a Python `websockets` server that our client talks to.
 
-Every connection must offer the subprotocol "interop.v1". By path:
+Every connection must offer the subprotocol "interop.v1"; with `--subprotocol-optional`, a
+connection that offers none is served as well, without a subprotocol (for a client that has no
+option to offer one, like the line client of sansio-ws-tokio). By path:
 
 - any path but /report: echoes every message, and answers a few commands (text messages):
     "close-me CODE REASON"  closes the connection with CODE and REASON;
@@ -16,7 +18,7 @@ Every connection that ends is logged on stdout as `closed PATH: received CODE RE
 permessage-deflate is accepted when offered, unless `--no-compression` is given. With `--cert`
 and `--key` it serves wss:// with that certificate.
 
-Usage: py_server.py PORT [--no-compression] [--cert CERT.pem --key KEY.pem]
+Usage: py_server.py PORT [--no-compression] [--subprotocol-optional] [--cert CERT.pem --key KEY.pem]
   (PORT 0 for any free port; the address is printed as ws://127.0.0.1:PORT, or wss://)
 """
 
@@ -36,6 +38,11 @@ FRAGMENTS = [b"fragmented caf\xc3", b"\xa9 ", b"\xe2\x9c", b"\x93 from the serve
 
 closes: dict[str, tuple[int, str]] = {}
 close_seen: dict[str, asyncio.Event] = {}
+
+
+def interop_or_none(connection, offered: list[str]) -> str | None:
+    """The subprotocol for `--subprotocol-optional`: ours if offered, else none (no refusal)."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
 def seen(path: str) -> asyncio.Event:
@@ -96,11 +103,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description="A Python websockets server for our interop-client.")
     parser.add_argument("port", nargs="?", type=int, default=0)
     parser.add_argument("--no-compression", action="store_true", help="do not accept permessage-deflate")
+    parser.add_argument("--subprotocol-optional", action="store_true",
+                        help="also serve clients that offer no subprotocol (without one)")
     parser.add_argument("--cert", help="serve wss:// with this certificate chain (PEM)")
     parser.add_argument("--key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
     compression = None if args.no_compression else "deflate"
     options = dict(subprotocols=[SUBPROTOCOL], max_size=MAX_SIZE, ping_interval=None, compression=compression)
+    if args.subprotocol_optional:
+        options["select_subprotocol"] = interop_or_none
     scheme = "ws"
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -79,9 +79,10 @@ async fn serve(options: Options) -> Result<(), String> {
     let deflate = (!options.no_deflate).then(|| DeflateConfig::default().with_threshold(0).with_level(1));
     let handshake = ServerConfig::default().with_origin_policy(OriginPolicy::Any).with_deflate(deflate);
     let config = Config::default().with_heartbeat(None);
+    // The bound address: the port the system chose when asked for port 0.
+    let addr = listener.local_addr().map_err(|e| format!("the listening address of {}: {e}", options.addr))?;
     say!(
-        "echo-server: listening on ws://{} (origin policy: any, for test clients; permessage-deflate {})",
-        options.addr,
+        "echo-server: listening on ws://{addr} (origin policy: any, for test clients; permessage-deflate {})",
         if options.no_deflate { "off" } else { "on" }
     );
     let (stop, stopped) = watch::channel(false);

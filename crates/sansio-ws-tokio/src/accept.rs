@@ -37,6 +37,9 @@ where
 /// Accepts a WebSocket on `stream`, letting `callback` look at the valid request (its path,
 /// header fields, offered subprotocols) and answer it: an [`Accept`] (with a subprotocol, header
 /// fields) or a [`Reject`] (its status, fields and body are sent, then the stream is closed).
+///
+/// Cancelling any of the `accept` functions drops the stream mid-handshake (nothing to resume);
+/// the handshake's own timeout ([`ServerConfig::timeout`]) already bounds how long they wait.
 pub async fn accept_with_callback<S, F>(
     mut stream: S,
     handshake: ServerConfig,

@@ -106,6 +106,9 @@ async fn connect_inner(
 /// Runs the client's opening handshake for `url` over `stream`, already connected to its host
 /// (and through TLS for `wss://`, if the stream does that); the handshake timeout counts from
 /// this call. Gives the stream and the server's `101` response.
+///
+/// Cancelling any of the `connect` functions drops the connection mid-handshake (nothing to
+/// resume); the handshake timeout already bounds them.
 pub async fn client_with<S>(
     url: &str,
     stream: S,

@@ -72,6 +72,10 @@ pub enum HandshakeError {
     /// The application's answer could not be written (an invalid header, a subprotocol the client
     /// did not offer).
     Accept(sansio_ws::handshake::AcceptError),
+    /// A request of an HTTP version that cannot be upgraded: an HTTP/2 or HTTP/3 request handed
+    /// to [`upgrade`](crate::upgrade::upgrade) (WebSockets over HTTP/2, RFC 8441, are not
+    /// supported); answered with `505`.
+    UnsupportedHttpVersion,
     /// `wss://` without the `rustls` feature.
     TlsUnavailable,
     /// The TLS handshake failed (with the `rustls` feature).
@@ -89,6 +93,9 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Server(e) => write!(f, "the request was refused with {}: {e}", e.status()),
             HandshakeError::Rejected(status) => write!(f, "the application refused the request with {status}"),
             HandshakeError::Accept(e) => write!(f, "the answer could not be written: {e}"),
+            HandshakeError::UnsupportedHttpVersion => {
+                f.write_str("the request cannot be upgraded: only HTTP/1.1 requests can (505)")
+            }
             HandshakeError::TlsUnavailable => f.write_str("wss:// needs the rustls feature of sansio-ws-tokio"),
             HandshakeError::Tls(e) => write!(f, "the TLS handshake failed: {e}"),
         }

@@ -6,7 +6,10 @@
 use std::io;
 use std::sync::{Arc, OnceLock};
 
-use rustls::pki_types::ServerName;
+use std::path::Path;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
 use crate::error::HandshakeError;
@@ -39,6 +42,24 @@ pub fn client_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> 
 /// Mozilla's root certificates (the `webpki-roots` crate).
 pub fn webpki_roots() -> rustls::RootCertStore {
     rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
+}
+
+/// `roots` with every certificate of the PEM file at `path` added: a private CA to trust, for
+/// [`client_config`]. A file that cannot be read, is not PEM, holds no certificate or one that
+/// cannot be a trust anchor is an error that names the file and what was wrong.
+pub fn roots_from_pem_file(mut roots: rustls::RootCertStore, path: &Path) -> io::Result<rustls::RootCertStore> {
+    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid(format!("{} is not valid PEM: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(invalid(format!("no certificate in {}", path.display())));
+    }
+    for cert in certs {
+        roots.add(cert).map_err(|e| invalid(format!("{}: not a usable CA certificate: {e}", path.display())))?;
+    }
+    Ok(roots)
 }
 
 /// The configuration `connect` uses: Mozilla's roots. Built once.

@@ -117,7 +117,7 @@ fn request_head<T>(request: &http::Request<T>) -> Result<Vec<u8>, UpgradeError> 
             let why = format!("{other:?} requests cannot be upgraded here (only HTTP/1.1)\n");
             // A status in range and no field: writing it cannot fail.
             let _cannot_fail = Reject::new(505).with_body(why.into_bytes()).write(&mut answer);
-            return Err(UpgradeError { answer, error: HandshakeError::Rejected(505) });
+            return Err(UpgradeError { answer, error: HandshakeError::UnsupportedHttpVersion });
         }
     };
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -240,14 +240,15 @@ impl UpgradeError {
     }
 }
 
+/// What was wrong, as [`error`](UpgradeError::error) says it (with the status).
 impl fmt::Display for UpgradeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WebSocket upgrade refused ({}): {}", self.status(), self.error)
+        self.error.fmt(f)
     }
 }
 
 impl std::error::Error for UpgradeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
+        std::error::Error::source(&self.error)
     }
 }

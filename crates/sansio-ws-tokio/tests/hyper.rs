@@ -203,7 +203,9 @@ async fn upgrade_errors_name_their_status() {
         .unwrap();
     let refused = upgrade::<_, Full<Bytes>>(&mut request, ServerConfig::default(), Config::default()).unwrap_err();
     assert_eq!(refused.status(), 400);
+    assert!(matches!(refused.error(), HandshakeError::Server(_)), "{:?}", refused.error());
     assert!(refused.to_string().contains("400"), "{refused}");
+    assert!(refused.to_string().contains("Sec-WebSocket-Key"), "{refused}");
     let response: hyper::Response<Full<Bytes>> = refused.into_response();
     assert_eq!(response.status(), 400);
 
@@ -217,4 +219,7 @@ async fn upgrade_errors_name_their_status() {
     *request.version_mut() = http::Version::HTTP_2;
     let refused = upgrade::<_, Full<Bytes>>(&mut request, ServerConfig::default(), Config::default()).unwrap_err();
     assert_eq!(refused.status(), 505);
+    assert!(matches!(refused.error(), HandshakeError::UnsupportedHttpVersion), "{:?}", refused.error());
+    let response: hyper::Response<Full<Bytes>> = refused.into_response();
+    assert_eq!(response.status(), 505);
 }

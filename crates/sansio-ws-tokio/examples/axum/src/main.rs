@@ -173,7 +173,7 @@ async fn websocket(State(app): State<App>, mut request: Request) -> Response {
         }
         Err(refused) => {
             app.count(|c| c.refused += 1);
-            eprintln!("axum-example: {peer}: refused: {refused}");
+            eprintln!("axum-example: {peer}: {refused}");
             refused.into_response()
         }
     }
