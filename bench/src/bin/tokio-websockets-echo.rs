@@ -8,9 +8,11 @@
 //!
 //! - default: `send(msg)` per message, as the README and the echo_server example do: each echo is
 //!   queued and flushed (one write per message at least);
-//! - `--batched`: `feed(msg)` for every message that is already decoded or readable without
-//!   waiting, then one `flush()` when no more are ready (the crate still writes on its own once its
-//!   queue holds `flush_threshold` bytes, 8 KiB by default).
+//! - `--batched`: every message that is already decoded or readable without waiting is taken
+//!   first, then each is `feed(msg)` (queued, not flushed) and one `flush()` follows. They are taken
+//!   before any is fed because the crate flushes its send queue at every `next()`: feeding each
+//!   message as it comes would still write once per message. (The crate also writes on its own
+//!   once its queue holds `flush_threshold` bytes, 8 KiB by default.)
 //!
 //! `--threads N` sets the runtime's worker threads (default: one per core, as `#[tokio::main]`).
 //!
@@ -57,22 +59,30 @@ async fn echo(stream: TcpStream) -> Result<(), Error> {
     Ok(())
 }
 
-/// `feed` each message that is ready, one `flush` when none is.
+/// Takes every message that is ready, `feed`s them, then one `flush`.
 async fn echo_batched(stream: TcpStream) -> Result<(), Error> {
     let (_request, mut ws) = ServerBuilder::new().accept(stream).await?;
-    while let Some(Ok(mut msg)) = ws.next().await {
-        loop {
-            if msg.is_text() || msg.is_binary() {
-                ws.feed(msg).await?;
-            }
-            // Polled once: a message already decoded or readable now, else on to the flush.
+    let mut batch = Vec::new();
+    while let Some(Ok(msg)) = ws.next().await {
+        batch.push(msg);
+        // Polled once each: messages already decoded or readable now; the end stops the loop.
+        let mut ended = false;
+        while !ended {
             match ws.next().now_or_never() {
-                Some(Some(Ok(next))) => msg = next,
-                Some(_) => return ws.flush().await,
+                Some(Some(Ok(next))) => batch.push(next),
+                Some(_) => ended = true,
                 None => break,
             }
         }
+        for msg in batch.drain(..) {
+            if msg.is_text() || msg.is_binary() {
+                ws.feed(msg).await?;
+            }
+        }
         ws.flush().await?;
+        if ended {
+            break;
+        }
     }
     Ok(())
 }

@@ -37,6 +37,11 @@ fn config() -> Config {
     Config::default().with_heartbeat(None)
 }
 
+/// Runs a test's body, failing it (rather than hanging) if it takes longer than 10 s.
+async fn bounded(body: impl std::future::Future<Output = ()>) {
+    timeout(Duration::from_secs(10), body).await.expect("the test finished within 10 s");
+}
+
 fn server_handshake() -> ServerConfig {
     ServerConfig::default().with_origin_policy(OriginPolicy::Any).with_deflate(None)
 }
@@ -118,52 +123,55 @@ fn describe(m: &Option<Result<Message, sansio_ws_tokio::Error>>) -> String {
 
 #[tokio::test]
 async fn recv_cancelled_while_a_large_message_is_half_arrived_loses_nothing() {
-    let (mut ws, mut raw) = server_with_raw_client(4 << 20, config()).await;
-    let payload = pattern(1 << 20, 0x5a);
-    let frame = masked(0x82, &payload);
-    // Cut inside the 14-byte header, just after it, in the middle, and one byte before the end.
-    let cuts = [5, 15, frame.len() / 2, frame.len() - 1];
-    let mut written = 0;
-    for (i, &cut) in cuts.iter().enumerate() {
-        raw.write_all(&frame[written..cut]).await.unwrap();
-        written = cut;
-        // Dropped while pending, by a timeout or by a select! whose other branch is ready.
-        if i % 2 == 0 {
-            let r = timeout(CANCEL_AFTER, ws.recv()).await;
-            assert!(
-                r.is_err(),
-                "recv finished with {} after {cut} of {} bytes",
-                r.map_or(String::new(), |m| describe(&m)),
-                frame.len()
-            );
-        } else {
-            tokio::select! {
-                biased;
-                m = ws.recv() => panic!("recv finished with {} after {cut} of {} bytes", describe(&m), frame.len()),
-                () = std::future::ready(()) => {}
+    bounded(async {
+        let (mut ws, mut raw) = server_with_raw_client(4 << 20, config()).await;
+        let payload = pattern(1 << 20, 0x5a);
+        let frame = masked(0x82, &payload);
+        // Cut inside the 14-byte header, just after it, in the middle, and one byte before the end.
+        let cuts = [5, 15, frame.len() / 2, frame.len() - 1];
+        let mut written = 0;
+        for (i, &cut) in cuts.iter().enumerate() {
+            raw.write_all(&frame[written..cut]).await.unwrap();
+            written = cut;
+            // Dropped while pending, by a timeout or by a select! whose other branch is ready.
+            if i % 2 == 0 {
+                let r = timeout(CANCEL_AFTER, ws.recv()).await;
+                assert!(
+                    r.is_err(),
+                    "recv finished with {} after {cut} of {} bytes",
+                    r.map_or(String::new(), |m| describe(&m)),
+                    frame.len()
+                );
+            } else {
+                tokio::select! {
+                    biased;
+                    m = ws.recv() => panic!("recv finished with {} after {cut} of {} bytes", describe(&m), frame.len()),
+                    () = std::future::ready(()) => {}
+                }
             }
+            // The cancelled call had taken every byte there was into the connection.
+            assert_eq!(ws.stats().bytes_received, cut as u64, "what the cancelled recv had read");
+            assert_eq!(ws.stats().messages_received, 0);
         }
-        // The cancelled call had taken every byte there was into the connection.
-        assert_eq!(ws.stats().bytes_received, cut as u64, "what the cancelled recv had read");
-        assert_eq!(ws.stats().messages_received, 0);
-    }
-    raw.write_all(&frame[written..]).await.unwrap();
-    let got = timeout(FINISH_WITHIN, ws.recv()).await.expect("the message completes");
-    match got {
-        Some(Ok(Message::Binary(b))) => assert!(b == payload, "the message arrived altered ({} bytes)", b.len()),
-        other => panic!("expected the binary message, got {}", describe(&other)),
-    }
-    // Nothing repeated: the next message is the next one sent.
-    raw.write_all(&masked(0x81, b"after")).await.unwrap();
-    let next = timeout(FINISH_WITHIN, ws.recv()).await.expect("the next message");
-    assert_eq!(next.map(Result::unwrap), Some(Message::text("after")));
-    // And nothing else: a clean close ends the stream with no further message.
-    raw.write_all(&masked(0x88, &1000u16.to_be_bytes())).await.unwrap();
-    raw.shutdown().await.unwrap();
-    let end = timeout(FINISH_WITHIN, ws.recv()).await.expect("the end");
-    assert!(end.is_none(), "expected the end, got {}", describe(&end));
-    assert_eq!(ws.close_info().unwrap().cause, clean(CloseCode::NORMAL, "", Side::Remote));
-    assert_eq!(ws.stats().messages_received, 2);
+        raw.write_all(&frame[written..]).await.unwrap();
+        let got = timeout(FINISH_WITHIN, ws.recv()).await.expect("the message completes");
+        match got {
+            Some(Ok(Message::Binary(b))) => assert!(b == payload, "the message arrived altered ({} bytes)", b.len()),
+            other => panic!("expected the binary message, got {}", describe(&other)),
+        }
+        // Nothing repeated: the next message is the next one sent.
+        raw.write_all(&masked(0x81, b"after")).await.unwrap();
+        let next = timeout(FINISH_WITHIN, ws.recv()).await.expect("the next message");
+        assert_eq!(next.map(Result::unwrap), Some(Message::text("after")));
+        // And nothing else: a clean close ends the stream with no further message.
+        raw.write_all(&masked(0x88, &1000u16.to_be_bytes())).await.unwrap();
+        raw.shutdown().await.unwrap();
+        let end = timeout(FINISH_WITHIN, ws.recv()).await.expect("the end");
+        assert!(end.is_none(), "expected the end, got {}", describe(&end));
+        assert_eq!(ws.close_info().unwrap().cause, clean(CloseCode::NORMAL, "", Side::Remote));
+        assert_eq!(ws.stats().messages_received, 2);
+    })
+    .await;
 }
 
 /// Message `i` of the send tests: 32 KiB of its own pattern, tagged with `i`.
@@ -175,126 +183,135 @@ fn numbered(i: u32) -> Message {
 
 #[tokio::test]
 async fn send_cancelled_while_waiting_for_room_sends_none_of_its_message() {
-    // 64 KiB high-water mark, a 16 KiB pipe, a peer that does not read (yet).
-    let ours = config().with_high_water_mark(64 << 10).with_low_water_mark(16 << 10);
-    let (mut client, mut server) = pair(16 << 10, ours, config()).await;
-    let mut queued = Vec::new();
-    let waiting = loop {
-        let i = queued.len() as u32;
-        assert!(i < 64, "a send never had to wait");
-        match timeout(CANCEL_AFTER, client.send(numbered(i))).await {
-            Ok(sent) => {
-                sent.unwrap();
-                queued.push(numbered(i));
+    bounded(async {
+        // 64 KiB high-water mark, a 16 KiB pipe, a peer that does not read (yet).
+        let ours = config().with_high_water_mark(64 << 10).with_low_water_mark(16 << 10);
+        let (mut client, mut server) = pair(16 << 10, ours, config()).await;
+        let mut queued = Vec::new();
+        let waiting = loop {
+            let i = queued.len() as u32;
+            assert!(i < 64, "a send never had to wait");
+            match timeout(CANCEL_AFTER, client.send(numbered(i))).await {
+                Ok(sent) => {
+                    sent.unwrap();
+                    queued.push(numbered(i));
+                }
+                Err(_) => break i,
             }
-            Err(_) => break i,
+        };
+        assert!(queued.len() >= 2, "{} messages queued before the wait", queued.len());
+        let before = client.buffered_amount();
+        assert!(before > 64 << 10, "the wait began above the high-water mark ({before} bytes)");
+        // The cancelled send queued nothing: the queue is exactly what it was.
+        tokio::select! {
+            biased;
+            r = client.send(numbered(waiting)) => panic!("the send did not wait: {r:?}"),
+            () = std::future::ready(()) => {}
         }
-    };
-    assert!(queued.len() >= 2, "{} messages queued before the wait", queued.len());
-    let before = client.buffered_amount();
-    assert!(before > 64 << 10, "the wait began above the high-water mark ({before} bytes)");
-    // The cancelled send queued nothing: the queue is exactly what it was.
-    tokio::select! {
-        biased;
-        r = client.send(numbered(waiting)) => panic!("the send did not wait: {r:?}"),
-        () = std::future::ready(()) => {}
-    }
-    assert_eq!(client.buffered_amount(), before, "a cancelled send changed the queue");
-    assert_eq!(client.state(), State::Open);
+        assert_eq!(client.buffered_amount(), before, "a cancelled send changed the queue");
+        assert_eq!(client.state(), State::Open);
 
-    // The peer reads now; a later send waits for room, then everything goes out.
-    let later = Message::text("after the cancelled send");
-    let ((), (got, cause)) = tokio::join!(
-        async {
-            client.send(later.clone()).await.unwrap();
-            client.flush().await.unwrap();
-            let closed = client.close(CloseCode::NORMAL, "done").await.unwrap();
-            assert_eq!(closed.cause, clean(CloseCode::NORMAL, "done", Side::Local));
-        },
-        drain(&mut server)
-    );
-    let mut expected = queued;
-    expected.push(later);
-    assert_eq!(got.len(), expected.len(), "the peer got {} messages, {} expected", got.len(), expected.len());
-    for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
-        assert!(g == e, "message {k} differs: got {} bytes tagged {:?}", g.len(), &g.payload()[..4.min(g.len())]);
-    }
-    assert_eq!(cause, clean(CloseCode::NORMAL, "done", Side::Remote));
+        // The peer reads now; a later send waits for room, then everything goes out.
+        let later = Message::text("after the cancelled send");
+        let ((), (got, cause)) = tokio::join!(
+            async {
+                client.send(later.clone()).await.unwrap();
+                client.flush().await.unwrap();
+                let closed = client.close(CloseCode::NORMAL, "done").await.unwrap();
+                assert_eq!(closed.cause, clean(CloseCode::NORMAL, "done", Side::Local));
+            },
+            drain(&mut server)
+        );
+        let mut expected = queued;
+        expected.push(later);
+        assert_eq!(got.len(), expected.len(), "the peer got {} messages, {} expected", got.len(), expected.len());
+        for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!(g == e, "message {k} differs: got {} bytes tagged {:?}", g.len(), &g.payload()[..4.min(g.len())]);
+        }
+        assert_eq!(cause, clean(CloseCode::NORMAL, "done", Side::Remote));
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_queued_large_message_goes_out_whole_after_its_flush_is_cancelled() {
-    let (mut client, mut server) = pair(64 << 10, config(), config()).await;
-    let big = Message::binary(pattern(8 << 20, 0xa5));
-    // Below the high-water mark: queued at once, whatever the transport takes.
-    timeout(FINISH_WITHIN, client.send(big.clone())).await.expect("queued at once").unwrap();
-    let mut left = client.buffered_amount();
-    assert!(left > 7 << 20, "{left} bytes queued");
-    for round in 0..4 {
-        // The flush is cancelled midway: some bytes out, most still queued.
-        assert!(timeout(CANCEL_AFTER, client.flush()).await.is_err(), "round {round}: the flush finished");
-        let now_left = client.buffered_amount();
-        assert!(now_left > 0, "round {round}: nothing left");
-        if round > 0 {
-            assert!(now_left < left, "round {round}: the flush wrote nothing ({now_left} left)");
+    bounded(async {
+        let (mut client, mut server) = pair(64 << 10, config(), config()).await;
+        let big = Message::binary(pattern(8 << 20, 0xa5));
+        // Below the high-water mark: queued at once, whatever the transport takes.
+        timeout(FINISH_WITHIN, client.send(big.clone())).await.expect("queued at once").unwrap();
+        let mut left = client.buffered_amount();
+        assert!(left > 7 << 20, "{left} bytes queued");
+        for round in 0..4 {
+            // The flush is cancelled midway: some bytes out, most still queued.
+            assert!(timeout(CANCEL_AFTER, client.flush()).await.is_err(), "round {round}: the flush finished");
+            let now_left = client.buffered_amount();
+            assert!(now_left > 0, "round {round}: nothing left");
+            if round > 0 {
+                assert!(now_left < left, "round {round}: the flush wrote nothing ({now_left} left)");
+            }
+            left = now_left;
+            // The peer reads slowly: what the pipe holds, then its recv is dropped too.
+            let r = timeout(CANCEL_AFTER, server.recv()).await;
+            assert!(r.is_err(), "round {round}: the peer got {}", r.map_or(String::new(), |m| describe(&m)));
         }
-        left = now_left;
-        // The peer reads slowly: what the pipe holds, then its recv is dropped too.
-        let r = timeout(CANCEL_AFTER, server.recv()).await;
-        assert!(r.is_err(), "round {round}: the peer got {}", r.map_or(String::new(), |m| describe(&m)));
-    }
-    // No flush and no send any more: only a recv, which the peer's answer ends. The rest of the
-    // message must go out with its polls.
-    let (got, ack) = tokio::join!(
-        async {
-            let got = server.recv().await;
-            server.send(Message::text("ack")).await.unwrap();
-            server.flush().await.unwrap();
-            got
-        },
-        timeout(FINISH_WITHIN, client.recv())
-    );
-    match got {
-        Some(Ok(m)) => assert!(m == big, "the message arrived altered: {} bytes", m.len()),
-        other => panic!("expected the large message, got {}", describe(&other)),
-    }
-    assert_eq!(ack.expect("the answer came").map(Result::unwrap), Some(Message::text("ack")));
-    assert_eq!(client.buffered_amount(), 0);
-    assert_eq!(client.stats().messages_sent, 1);
-    let (closed, (rest, cause)) = tokio::join!(client.close(CloseCode::NORMAL, ""), drain(&mut server));
-    assert_eq!(closed.unwrap().cause, clean(CloseCode::NORMAL, "", Side::Local));
-    assert!(rest.is_empty(), "{} more messages", rest.len());
-    assert_eq!(cause, clean(CloseCode::NORMAL, "", Side::Remote));
+        // No flush and no send any more: only a recv, which the peer's answer ends. The rest of the
+        // message must go out with its polls.
+        let (got, ack) = tokio::join!(
+            async {
+                let got = server.recv().await;
+                server.send(Message::text("ack")).await.unwrap();
+                server.flush().await.unwrap();
+                got
+            },
+            timeout(FINISH_WITHIN, client.recv())
+        );
+        match got {
+            Some(Ok(m)) => assert!(m == big, "the message arrived altered: {} bytes", m.len()),
+            other => panic!("expected the large message, got {}", describe(&other)),
+        }
+        assert_eq!(ack.expect("the answer came").map(Result::unwrap), Some(Message::text("ack")));
+        assert_eq!(client.buffered_amount(), 0);
+        assert_eq!(client.stats().messages_sent, 1);
+        let (closed, (rest, cause)) = tokio::join!(client.close(CloseCode::NORMAL, ""), drain(&mut server));
+        assert_eq!(closed.unwrap().cause, clean(CloseCode::NORMAL, "", Side::Local));
+        assert!(rest.is_empty(), "{} more messages", rest.len());
+        assert_eq!(cause, clean(CloseCode::NORMAL, "", Side::Remote));
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn close_cancelled_then_called_again_resumes_and_ends_cleanly() {
-    let (mut client, mut server) = pair(16 << 10, config(), config()).await;
-    // A message the pipe cannot take at once: our Close queues behind it.
-    let message = Message::binary(pattern(100 << 10, 7));
-    client.send(message.clone()).await.unwrap();
-    let r = timeout(CANCEL_AFTER, client.close(CloseCode::NORMAL, "bye")).await;
-    assert!(r.is_err(), "the close finished with the peer idle: {r:?}");
-    assert_eq!(client.state(), State::Closing);
-    assert!(client.close_info().is_none());
-    assert!(client.buffered_amount() > 0, "the message and the Close are still queued");
-    // Cancelled once more, the other way.
-    tokio::select! {
-        biased;
-        r = client.close(CloseCode::NORMAL, "bye") => panic!("the close finished with the peer idle: {r:?}"),
-        () = std::future::ready(()) => {}
-    }
-    let started = std::time::Instant::now();
-    let (closed, (got, cause)) =
-        tokio::join!(timeout(FINISH_WITHIN, client.close(CloseCode::NORMAL, "bye")), drain(&mut server));
-    let closed = closed.expect("the close resumed and ended").unwrap();
-    assert_eq!(closed.cause, clean(CloseCode::NORMAL, "bye", Side::Local));
-    assert_eq!(client.close_info().map(|c| &c.cause), Some(&closed.cause));
-    // Not by the close timeout (5 s for a client): the handshake completed.
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
-    assert_eq!(got.len(), 1);
-    assert!(got[0] == message, "the message before the Close arrived altered");
-    assert_eq!(cause, clean(CloseCode::NORMAL, "bye", Side::Remote));
+    bounded(async {
+        let (mut client, mut server) = pair(16 << 10, config(), config()).await;
+        // A message the pipe cannot take at once: our Close queues behind it.
+        let message = Message::binary(pattern(100 << 10, 7));
+        client.send(message.clone()).await.unwrap();
+        let r = timeout(CANCEL_AFTER, client.close(CloseCode::NORMAL, "bye")).await;
+        assert!(r.is_err(), "the close finished with the peer idle: {r:?}");
+        assert_eq!(client.state(), State::Closing);
+        assert!(client.close_info().is_none());
+        assert!(client.buffered_amount() > 0, "the message and the Close are still queued");
+        // Cancelled once more, the other way.
+        tokio::select! {
+            biased;
+            r = client.close(CloseCode::NORMAL, "bye") => panic!("the close finished with the peer idle: {r:?}"),
+            () = std::future::ready(()) => {}
+        }
+        let started = std::time::Instant::now();
+        let (closed, (got, cause)) =
+            tokio::join!(timeout(FINISH_WITHIN, client.close(CloseCode::NORMAL, "bye")), drain(&mut server));
+        let closed = closed.expect("the close resumed and ended").unwrap();
+        assert_eq!(closed.cause, clean(CloseCode::NORMAL, "bye", Side::Local));
+        assert_eq!(client.close_info().map(|c| &c.cause), Some(&closed.cause));
+        // Not by the close timeout (5 s for a client): the handshake completed.
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(got.len(), 1);
+        assert!(got[0] == message, "the message before the Close arrived altered");
+        assert_eq!(cause, clean(CloseCode::NORMAL, "bye", Side::Remote));
+    })
+    .await;
 }
 
 /// Message `i` of the select tests: text with multi-byte characters or binary, of a length
@@ -311,110 +328,120 @@ fn varied(i: usize) -> Message {
 
 #[tokio::test]
 async fn next_cancelled_by_select_again_and_again_loses_no_message() {
-    const N: usize = 60;
-    let (mut ws, mut raw) = server_with_raw_client(64 << 10, config()).await;
-    // The writer sends each frame in three pieces and waits, after every piece but the last,
-    // until the reader's timer has won once (so that each piece is followed by a cancellation).
-    let (go, mut gone) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let writer = tokio::spawn(async move {
-        for i in 0..N {
-            let (opcode, payload) = match varied(i) {
-                Message::Text(t) => (0x81, t.as_bytes().to_vec()),
-                Message::Binary(b) => (0x82, b.to_vec()),
-            };
-            let mut frame = masked(opcode, &payload);
-            if i % 7 == 3 {
-                // A Ping between messages: answered, and no message for `next`.
-                frame.splice(0..0, masked(0x89, b"between"));
+    bounded(async {
+        const N: usize = 60;
+        let (mut ws, mut raw) = server_with_raw_client(64 << 10, config()).await;
+        // The writer sends each frame in three pieces and waits, after every piece but the last,
+        // until the reader's timer has won once (so that each piece is followed by a cancellation).
+        let (go, mut gone) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let writer = tokio::spawn(async move {
+            for i in 0..N {
+                let (opcode, payload) = match varied(i) {
+                    Message::Text(t) => (0x81, t.as_bytes().to_vec()),
+                    Message::Binary(b) => (0x82, b.to_vec()),
+                };
+                let mut frame = masked(opcode, &payload);
+                if i % 7 == 3 {
+                    // A Ping between messages: answered, and no message for `next`.
+                    frame.splice(0..0, masked(0x89, b"between"));
+                }
+                let cuts = [frame.len() / 3, frame.len() * 2 / 3, frame.len()];
+                let mut from = 0;
+                for cut in cuts {
+                    raw.write_all(&frame[from..cut]).await.unwrap();
+                    from = cut;
+                    if i + 1 < N || cut < frame.len() {
+                        gone.recv().await.unwrap();
+                    }
+                }
             }
-            let cuts = [frame.len() / 3, frame.len() * 2 / 3, frame.len()];
-            let mut from = 0;
-            for cut in cuts {
-                raw.write_all(&frame[from..cut]).await.unwrap();
-                from = cut;
-                if i + 1 < N || cut < frame.len() {
-                    gone.recv().await.unwrap();
+            raw.write_all(&masked(0x88, &1000u16.to_be_bytes())).await.unwrap();
+            raw.shutdown().await.unwrap();
+            // What the server wrote (the 101, the Pongs, the Close), up to its end.
+            let mut out = Vec::new();
+            raw.read_to_end(&mut out).await.unwrap();
+            out
+        });
+        let mut got = Vec::new();
+        let (mut cancels, mut mid_message) = (0, 0);
+        while got.len() < N {
+            tokio::select! {
+                biased;
+                m = ws.next() => got.push(m.expect("a message").expect("no error")),
+                () = tokio::time::sleep(Duration::from_millis(1)) => {
+                    cancels += 1;
+                    // `next` was polled first and was pending: what the connection holds is a part.
+                    if ws.connection().buffered_input() > 0 {
+                        mid_message += 1;
+                    }
+                    let _ = go.send(());
                 }
             }
         }
-        raw.write_all(&masked(0x88, &1000u16.to_be_bytes())).await.unwrap();
-        raw.shutdown().await.unwrap();
-        // What the server wrote (the 101, the Pongs, the Close), up to its end.
-        let mut out = Vec::new();
-        raw.read_to_end(&mut out).await.unwrap();
-        out
-    });
-    let mut got = Vec::new();
-    let (mut cancels, mut mid_message) = (0, 0);
-    while got.len() < N {
-        tokio::select! {
-            biased;
-            m = ws.next() => got.push(m.expect("a message").expect("no error")),
-            () = tokio::time::sleep(Duration::from_millis(1)) => {
-                cancels += 1;
-                // `next` was polled first and was pending: what the connection holds is a part.
-                if ws.connection().buffered_input() > 0 {
-                    mid_message += 1;
-                }
-                let _ = go.send(());
-            }
+        assert_eq!(got.len(), N);
+        for (i, m) in got.iter().enumerate() {
+            assert!(*m == varied(i), "message {i} differs: {:?} of {} bytes", m.kind(), m.len());
         }
-    }
-    assert_eq!(got.len(), N);
-    for (i, m) in got.iter().enumerate() {
-        assert!(*m == varied(i), "message {i} differs: {:?} of {} bytes", m.kind(), m.len());
-    }
-    // The writer needed one win of the timer per piece but the last.
-    assert!(cancels >= 3 * N - 1, "{cancels} cancellations");
-    assert!(mid_message >= N, "{mid_message} of {cancels} cancellations in the middle of a message");
-    let end = timeout(FINISH_WITHIN, ws.next()).await.expect("the end");
-    assert!(end.is_none(), "expected the end, got {}", describe(&end));
-    assert_eq!(ws.close_info().unwrap().cause, clean(CloseCode::NORMAL, "", Side::Remote));
-    let out = timeout(FINISH_WITHIN, writer).await.unwrap().unwrap();
-    let pongs = (0..N).filter(|i| i % 7 == 3).count();
-    let pong = [0x8a, 7].iter().chain(b"between").copied().collect::<Vec<u8>>();
-    assert_eq!(out.windows(pong.len()).filter(|w| *w == pong.as_slice()).count(), pongs, "every Ping answered once");
+        // The writer needed one win of the timer per piece but the last.
+        assert!(cancels >= 3 * N - 1, "{cancels} cancellations");
+        assert!(mid_message >= N, "{mid_message} of {cancels} cancellations in the middle of a message");
+        let end = timeout(FINISH_WITHIN, ws.next()).await.expect("the end");
+        assert!(end.is_none(), "expected the end, got {}", describe(&end));
+        assert_eq!(ws.close_info().unwrap().cause, clean(CloseCode::NORMAL, "", Side::Remote));
+        let out = timeout(FINISH_WITHIN, writer).await.unwrap().unwrap();
+        let pongs = (0..N).filter(|i| i % 7 == 3).count();
+        let pong = [0x8a, 7].iter().chain(b"between").copied().collect::<Vec<u8>>();
+        assert_eq!(
+            out.windows(pong.len()).filter(|w| *w == pong.as_slice()).count(),
+            pongs,
+            "every Ping answered once"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn next_cancelled_by_select_loses_nothing_the_peers_sink_fed() {
-    const N: usize = 80;
-    let (mut client, mut server) = pair(4 << 10, config(), config()).await;
-    let (go, mut gone) = tokio::sync::mpsc::unbounded_channel::<()>();
-    // The peer feeds its sink without flushing and waits for the reader's timer between
-    // messages: its queued bytes move only with its polls, so the reader stalls mid-message.
-    let peer = tokio::spawn(async move {
-        for i in 0..N {
-            server.feed(varied(i)).await.unwrap();
-            gone.recv().await.unwrap();
-        }
-        SinkExt::flush(&mut server).await.unwrap();
-        drain(&mut server).await
-    });
-    let mut got = Vec::new();
-    let (mut cancels, mut mid_message) = (0, 0);
-    while got.len() < N {
-        tokio::select! {
-            biased;
-            m = client.next() => got.push(m.expect("a message").expect("no error")),
-            () = tokio::time::sleep(Duration::from_millis(1)) => {
-                cancels += 1;
-                if client.connection().buffered_input() > 0 {
-                    mid_message += 1;
+    bounded(async {
+        const N: usize = 80;
+        let (mut client, mut server) = pair(4 << 10, config(), config()).await;
+        let (go, mut gone) = tokio::sync::mpsc::unbounded_channel::<()>();
+        // The peer feeds its sink without flushing and waits for the reader's timer between
+        // messages: its queued bytes move only with its polls, so the reader stalls mid-message.
+        let peer = tokio::spawn(async move {
+            for i in 0..N {
+                server.feed(varied(i)).await.unwrap();
+                gone.recv().await.unwrap();
+            }
+            SinkExt::flush(&mut server).await.unwrap();
+            drain(&mut server).await
+        });
+        let mut got = Vec::new();
+        let (mut cancels, mut mid_message) = (0, 0);
+        while got.len() < N {
+            tokio::select! {
+                biased;
+                m = client.next() => got.push(m.expect("a message").expect("no error")),
+                () = tokio::time::sleep(Duration::from_millis(1)) => {
+                    cancels += 1;
+                    if client.connection().buffered_input() > 0 {
+                        mid_message += 1;
+                    }
+                    let _ = go.send(());
                 }
-                let _ = go.send(());
             }
         }
-    }
-    for (i, m) in got.iter().enumerate() {
-        assert!(*m == varied(i), "message {i} differs: {:?} of {} bytes", m.kind(), m.len());
-    }
-    // The peer needed one win of the timer per message.
-    assert!(cancels >= N, "{cancels} cancellations");
-    assert!(mid_message > 0, "no cancellation in the middle of a message ({cancels} in all)");
-    SinkExt::close(&mut client).await.unwrap();
-    assert_eq!(client.close_info().unwrap().cause, clean(CloseCode::NORMAL, "", Side::Local));
-    let (rest, cause) = timeout(FINISH_WITHIN, peer).await.unwrap().unwrap();
-    assert!(rest.is_empty(), "{} more messages", rest.len());
-    assert_eq!(cause, clean(CloseCode::NORMAL, "", Side::Remote));
+        for (i, m) in got.iter().enumerate() {
+            assert!(*m == varied(i), "message {i} differs: {:?} of {} bytes", m.kind(), m.len());
+        }
+        // The peer needed one win of the timer per message.
+        assert!(cancels >= N, "{cancels} cancellations");
+        assert!(mid_message > 0, "no cancellation in the middle of a message ({cancels} in all)");
+        SinkExt::close(&mut client).await.unwrap();
+        assert_eq!(client.close_info().unwrap().cause, clean(CloseCode::NORMAL, "", Side::Local));
+        let (rest, cause) = timeout(FINISH_WITHIN, peer).await.unwrap().unwrap();
+        assert!(rest.is_empty(), "{} more messages", rest.len());
+        assert_eq!(cause, clean(CloseCode::NORMAL, "", Side::Remote));
+    })
+    .await;
 }

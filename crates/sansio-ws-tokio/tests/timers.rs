@@ -34,6 +34,11 @@ fn config() -> Config {
     Config::default().with_heartbeat(None)
 }
 
+/// Runs a test's body, failing it (rather than hanging) if it takes longer than 10 s.
+async fn bounded(body: impl std::future::Future<Output = ()>) {
+    timeout(Duration::from_secs(10), body).await.expect("the test finished within 10 s");
+}
+
 /// A client frame, masked with the key 0 (the payload reads as sent), any length.
 fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = vec![first];
@@ -170,135 +175,150 @@ fn clean_remote() -> CloseCause {
 
 #[tokio::test]
 async fn pings_are_answered_while_only_recv_is_pending() {
-    let (mut ws, mut raw) = server_with_raw_client(64 << 10, config()).await;
-    // The application does nothing but await one recv.
-    let app = tokio::spawn(async move {
-        let got = ws.recv().await;
-        (got.map(|m| m.map_err(|e| e.to_string())), ws)
-    });
-    raw.expect_101().await;
-    for payload in [&b"hello"[..], b"again", b""] {
-        raw.write(&masked(0x89, payload)).await;
-        assert_eq!(raw.expect_frame().await, frame(0x8a, payload), "the Pong of {payload:?}");
-    }
-    raw.write(&masked(0x88, &CLOSE_1000)).await;
-    assert_eq!(raw.expect_frame().await, frame(0x88, &CLOSE_1000), "the Close answered");
-    raw.io.shutdown().await.unwrap();
-    let (got, ws) = timeout(WITHIN, app).await.expect("recv ends").unwrap();
-    assert_eq!(got, None, "no message came, and the end was clean");
-    assert_eq!(ws.close_info().unwrap().cause, clean_remote());
-    assert_eq!(ws.stats().pings_received, 3);
-    assert_eq!(timeout(WITHIN, raw.frame()).await.unwrap(), None, "nothing more than the Pongs and the Close");
+    bounded(async {
+        let (mut ws, mut raw) = server_with_raw_client(64 << 10, config()).await;
+        // The application does nothing but await one recv.
+        let app = tokio::spawn(async move {
+            let got = ws.recv().await;
+            (got.map(|m| m.map_err(|e| e.to_string())), ws)
+        });
+        raw.expect_101().await;
+        for payload in [&b"hello"[..], b"again", b""] {
+            raw.write(&masked(0x89, payload)).await;
+            assert_eq!(raw.expect_frame().await, frame(0x8a, payload), "the Pong of {payload:?}");
+        }
+        raw.write(&masked(0x88, &CLOSE_1000)).await;
+        assert_eq!(raw.expect_frame().await, frame(0x88, &CLOSE_1000), "the Close answered");
+        raw.io.shutdown().await.unwrap();
+        let (got, ws) = timeout(WITHIN, app).await.expect("recv ends").unwrap();
+        assert_eq!(got, None, "no message came, and the end was clean");
+        assert_eq!(ws.close_info().unwrap().cause, clean_remote());
+        assert_eq!(ws.stats().pings_received, 3);
+        assert_eq!(timeout(WITHIN, raw.frame()).await.unwrap(), None, "nothing more than the Pongs and the Close");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn pings_wait_while_nobody_receives_and_are_answered_by_the_next_recv() {
-    let (mut ws, mut raw) = server_with_raw_client(64 << 10, config()).await;
-    ws.flush().await.unwrap();
-    raw.expect_101().await;
-    raw.write(&masked(0x89, b"anyone?")).await;
-    // Nobody polls the stream: the Ping is not even read.
-    assert!(timeout(Duration::from_millis(200), raw.frame()).await.is_err(), "a Pong without a poll");
-    assert_eq!(ws.stats().pings_received, 0);
-    // A recv (dropped once it is pending) answers it.
-    assert!(timeout(Duration::from_millis(20), ws.recv()).await.is_err());
-    assert_eq!(ws.stats().pings_received, 1);
-    assert_eq!(raw.expect_frame().await, frame(0x8a, b"anyone?"));
+    bounded(async {
+        let (mut ws, mut raw) = server_with_raw_client(64 << 10, config()).await;
+        ws.flush().await.unwrap();
+        raw.expect_101().await;
+        raw.write(&masked(0x89, b"anyone?")).await;
+        // Nobody polls the stream: the Ping is not even read.
+        assert!(timeout(Duration::from_millis(200), raw.frame()).await.is_err(), "a Pong without a poll");
+        assert_eq!(ws.stats().pings_received, 0);
+        // A recv (dropped once it is pending) answers it.
+        assert!(timeout(Duration::from_millis(20), ws.recv()).await.is_err());
+        assert_eq!(ws.stats().pings_received, 1);
+        assert_eq!(raw.expect_frame().await, frame(0x8a, b"anyone?"));
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn after_split_the_read_half_answers_pings_while_the_write_half_idles() {
-    let (ws, mut raw) = server_with_raw_client(64 << 10, config()).await;
-    let (mut read, mut write) = ws.split();
-    let reader = tokio::spawn(async move {
-        let mut got = Vec::new();
-        while let Some(m) = read.recv().await {
-            got.push(m.unwrap());
-        }
-        (got, read.close_info())
-    });
-    let (wake, woken) = tokio::sync::oneshot::channel::<()>();
-    let writer = tokio::spawn(async move {
-        // Idle, holding the write half, until told.
-        woken.await.unwrap();
-        write.send(Message::text("from the writer")).await.unwrap();
-        write.flush().await.unwrap();
-        write
-    });
-    raw.expect_101().await;
-    raw.write(&masked(0x89, b"split")).await;
-    assert_eq!(raw.expect_frame().await, frame(0x8a, b"split"), "the Pong, with the writer idle");
-    raw.write(&masked(0x81, b"to the reader")).await;
-    raw.write(&masked(0x89, b"split again")).await;
-    assert_eq!(raw.expect_frame().await, frame(0x8a, b"split again"));
-    assert!(!writer.is_finished(), "the writer idled throughout");
-    wake.send(()).unwrap();
-    assert_eq!(raw.expect_frame().await, frame(0x81, b"from the writer"));
-    let write = timeout(WITHIN, writer).await.unwrap().unwrap();
-    raw.write(&masked(0x88, &CLOSE_1000)).await;
-    assert_eq!(raw.expect_frame().await, frame(0x88, &CLOSE_1000));
-    raw.io.shutdown().await.unwrap();
-    let (got, closed) = timeout(WITHIN, reader).await.expect("the reader ends").unwrap();
-    assert_eq!(got, [Message::text("to the reader")]);
-    assert_eq!(closed.unwrap().cause, clean_remote());
-    assert_eq!(write.state(), State::Closed);
+    bounded(async {
+        let (ws, mut raw) = server_with_raw_client(64 << 10, config()).await;
+        let (mut read, mut write) = ws.split();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(m) = read.recv().await {
+                got.push(m.unwrap());
+            }
+            (got, read.close_info())
+        });
+        let (wake, woken) = tokio::sync::oneshot::channel::<()>();
+        let writer = tokio::spawn(async move {
+            // Idle, holding the write half, until told.
+            woken.await.unwrap();
+            write.send(Message::text("from the writer")).await.unwrap();
+            write.flush().await.unwrap();
+            write
+        });
+        raw.expect_101().await;
+        raw.write(&masked(0x89, b"split")).await;
+        assert_eq!(raw.expect_frame().await, frame(0x8a, b"split"), "the Pong, with the writer idle");
+        raw.write(&masked(0x81, b"to the reader")).await;
+        raw.write(&masked(0x89, b"split again")).await;
+        assert_eq!(raw.expect_frame().await, frame(0x8a, b"split again"));
+        assert!(!writer.is_finished(), "the writer idled throughout");
+        wake.send(()).unwrap();
+        assert_eq!(raw.expect_frame().await, frame(0x81, b"from the writer"));
+        let write = timeout(WITHIN, writer).await.unwrap().unwrap();
+        raw.write(&masked(0x88, &CLOSE_1000)).await;
+        assert_eq!(raw.expect_frame().await, frame(0x88, &CLOSE_1000));
+        raw.io.shutdown().await.unwrap();
+        let (got, closed) = timeout(WITHIN, reader).await.expect("the reader ends").unwrap();
+        assert_eq!(got, [Message::text("to the reader")]);
+        assert_eq!(closed.unwrap().cause, clean_remote());
+        assert_eq!(write.state(), State::Closed);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_heartbeat_ends_a_silent_peer_while_only_recv_is_pending() {
-    // A Ping after 100 ms of silence, its Pong awaited 100 ms, the retry's 200 ms: dead at 400 ms.
-    let heartbeat = HeartbeatConfig::default()
-        .with_interval(Duration::from_millis(100))
-        .with_initial_timeout(Duration::from_millis(100))
-        .with_min_timeout(Duration::from_millis(100))
-        .with_max_timeout(Duration::from_millis(400))
-        .with_max_misses(2);
-    let started = Instant::now();
-    let (mut ws, raw) = server_with_raw_client(64 << 10, config().with_heartbeat(Some(heartbeat))).await;
-    // The peer reads and discards; it never answers.
-    let peer = read_to_end(raw);
-    let expected = CloseCause::HeartbeatTimeout { misses: 2, last_rtt: None };
-    let first = timeout(Duration::from_secs(3), ws.recv()).await.expect("recv ends");
-    let took = started.elapsed();
-    match first {
-        Some(Err(Error::Closed(closed))) => assert_eq!(closed.cause, expected),
-        other => panic!("expected the heartbeat's end, got {other:?}"),
-    }
-    assert!(took >= Duration::from_millis(400), "ended after {took:?}, before the deadlines ran out");
-    assert!(took < Duration::from_millis(1200), "ended after {took:?}");
-    assert!(timeout(WITHIN, ws.recv()).await.unwrap().is_none(), "the error is given once, then the end");
-    assert_eq!(ws.close_info().unwrap().cause, expected);
-    assert_eq!(ws.stats().heartbeat_pings, 2);
-    // On the wire: the 101, the two Pings (sequence 0 then 1), and the end (a dead peer gets no Close).
-    let (head, frames) = split_output(&timeout(WITHIN, peer).await.unwrap().unwrap());
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert_eq!(frames.len(), 2, "{frames:02x?}");
-    for (seq, (first, payload)) in frames.iter().enumerate() {
-        assert_eq!(*first, 0x89, "a Ping: {frames:02x?}");
-        assert_eq!(payload.len(), 20);
-        assert_eq!(&payload[..4], b"swhb");
-        assert_eq!(payload[4..12], (seq as u64).to_be_bytes());
-    }
+    bounded(async {
+        // A Ping after 100 ms of silence, its Pong awaited 100 ms, the retry's 200 ms: dead at 400 ms.
+        let heartbeat = HeartbeatConfig::default()
+            .with_interval(Duration::from_millis(100))
+            .with_initial_timeout(Duration::from_millis(100))
+            .with_min_timeout(Duration::from_millis(100))
+            .with_max_timeout(Duration::from_millis(400))
+            .with_max_misses(2);
+        let started = Instant::now();
+        let (mut ws, raw) = server_with_raw_client(64 << 10, config().with_heartbeat(Some(heartbeat))).await;
+        // The peer reads and discards; it never answers.
+        let peer = read_to_end(raw);
+        let expected = CloseCause::HeartbeatTimeout { misses: 2, last_rtt: None };
+        let first = timeout(Duration::from_secs(3), ws.recv()).await.expect("recv ends");
+        let took = started.elapsed();
+        match first {
+            Some(Err(Error::Closed(closed))) => assert_eq!(closed.cause, expected),
+            other => panic!("expected the heartbeat's end, got {other:?}"),
+        }
+        assert!(took >= Duration::from_millis(400), "ended after {took:?}, before the deadlines ran out");
+        assert!(took < Duration::from_millis(1200), "ended after {took:?}");
+        assert!(timeout(WITHIN, ws.recv()).await.unwrap().is_none(), "the error is given once, then the end");
+        assert_eq!(ws.close_info().unwrap().cause, expected);
+        assert_eq!(ws.stats().heartbeat_pings, 2);
+        // On the wire: the 101, the two Pings (sequence 0 then 1), and the end (a dead peer gets no Close).
+        let (head, frames) = split_output(&timeout(WITHIN, peer).await.unwrap().unwrap());
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert_eq!(frames.len(), 2, "{frames:02x?}");
+        for (seq, (first, payload)) in frames.iter().enumerate() {
+            assert_eq!(*first, 0x89, "a Ping: {frames:02x?}");
+            assert_eq!(payload.len(), 20);
+            assert_eq!(&payload[..4], b"swhb");
+            assert_eq!(payload[4..12], (seq as u64).to_be_bytes());
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn close_ends_with_the_close_timeout_when_the_peer_never_answers() {
-    let close_timeout = Duration::from_millis(300);
-    let (mut ws, raw) = server_with_raw_client(64 << 10, config().with_close_timeout(Some(close_timeout))).await;
-    let peer = read_to_end(raw);
-    let started = Instant::now();
-    let closed =
-        timeout(Duration::from_secs(3), ws.close(CloseCode::NORMAL, "bye")).await.expect("close ends").unwrap();
-    let took = started.elapsed();
-    assert_eq!(closed.cause, CloseCause::CloseTimeout);
-    assert!(took >= close_timeout, "ended after {took:?}, before the close timeout");
-    assert!(took < close_timeout + Duration::from_millis(500), "ended after {took:?}");
-    assert_eq!(ws.close_info().unwrap().cause, CloseCause::CloseTimeout);
-    assert_eq!(ws.state(), State::Closed);
-    // On the wire: the 101, our Close, and the end.
-    let (head, frames) = split_output(&timeout(WITHIN, peer).await.unwrap().unwrap());
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert_eq!(frames, [frame(0x88, b"\x03\xe8bye")]);
+    bounded(async {
+        let close_timeout = Duration::from_millis(300);
+        let (mut ws, raw) = server_with_raw_client(64 << 10, config().with_close_timeout(Some(close_timeout))).await;
+        let peer = read_to_end(raw);
+        let started = Instant::now();
+        let closed =
+            timeout(Duration::from_secs(3), ws.close(CloseCode::NORMAL, "bye")).await.expect("close ends").unwrap();
+        let took = started.elapsed();
+        assert_eq!(closed.cause, CloseCause::CloseTimeout);
+        assert!(took >= close_timeout, "ended after {took:?}, before the close timeout");
+        assert!(took < close_timeout + Duration::from_millis(500), "ended after {took:?}");
+        assert_eq!(ws.close_info().unwrap().cause, CloseCause::CloseTimeout);
+        assert_eq!(ws.state(), State::Closed);
+        // On the wire: the 101, our Close, and the end.
+        let (head, frames) = split_output(&timeout(WITHIN, peer).await.unwrap().unwrap());
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert_eq!(frames, [frame(0x88, b"\x03\xe8bye")]);
+    })
+    .await;
 }
 
 /// The two frames that must come next, in either order.
@@ -310,29 +330,32 @@ async fn two_frames(raw: &mut Raw) -> Vec<Frame> {
 
 #[tokio::test]
 async fn a_write_only_application_answers_pings_during_its_sends_and_flushes() {
-    let (ws, mut raw) = server_with_raw_client(1 << 20, config()).await;
-    let (read, mut write) = ws.split();
-    drop(read);
-    // During a send (no flush): the Ping that came first is answered with it.
-    raw.write(&masked(0x89, b"p1")).await;
-    write.send(Message::text("one")).await.unwrap();
-    raw.expect_101().await;
-    assert_eq!(two_frames(&mut raw).await, [frame(0x81, b"one"), frame(0x8a, b"p1")]);
-    // During a flush with nothing of ours queued.
-    raw.write(&masked(0x89, b"p2")).await;
-    write.flush().await.unwrap();
-    assert_eq!(raw.expect_frame().await, frame(0x8a, b"p2"));
-    // Messages are discarded, so the Ping behind them is read and answered.
-    raw.write(&masked(0x81, b"nobody reads this")).await;
-    raw.write(&masked(0x82, &vec![7; 200 << 10])).await;
-    raw.write(&masked(0x89, b"p3")).await;
-    write.send(Message::text("two")).await.unwrap();
-    assert_eq!(two_frames(&mut raw).await, [frame(0x81, b"two"), frame(0x8a, b"p3")]);
-    // The peer's Close is answered during a flush too, and the connection ends.
-    raw.write(&masked(0x88, &CLOSE_1000)).await;
-    write.flush().await.unwrap();
-    assert_eq!(raw.expect_frame().await, frame(0x88, &CLOSE_1000));
-    assert_eq!(write.state(), State::Closed);
-    raw.io.shutdown().await.unwrap();
-    assert_eq!(timeout(WITHIN, raw.frame()).await.unwrap(), None, "nothing after the Close");
+    bounded(async {
+        let (ws, mut raw) = server_with_raw_client(1 << 20, config()).await;
+        let (read, mut write) = ws.split();
+        drop(read);
+        // During a send (no flush): the Ping that came first is answered with it.
+        raw.write(&masked(0x89, b"p1")).await;
+        write.send(Message::text("one")).await.unwrap();
+        raw.expect_101().await;
+        assert_eq!(two_frames(&mut raw).await, [frame(0x81, b"one"), frame(0x8a, b"p1")]);
+        // During a flush with nothing of ours queued.
+        raw.write(&masked(0x89, b"p2")).await;
+        write.flush().await.unwrap();
+        assert_eq!(raw.expect_frame().await, frame(0x8a, b"p2"));
+        // Messages are discarded, so the Ping behind them is read and answered.
+        raw.write(&masked(0x81, b"nobody reads this")).await;
+        raw.write(&masked(0x82, &vec![7; 200 << 10])).await;
+        raw.write(&masked(0x89, b"p3")).await;
+        write.send(Message::text("two")).await.unwrap();
+        assert_eq!(two_frames(&mut raw).await, [frame(0x81, b"two"), frame(0x8a, b"p3")]);
+        // The peer's Close is answered during a flush too, and the connection ends.
+        raw.write(&masked(0x88, &CLOSE_1000)).await;
+        write.flush().await.unwrap();
+        assert_eq!(raw.expect_frame().await, frame(0x88, &CLOSE_1000));
+        assert_eq!(write.state(), State::Closed);
+        raw.io.shutdown().await.unwrap();
+        assert_eq!(timeout(WITHIN, raw.frame()).await.unwrap(), None, "nothing after the Close");
+    })
+    .await;
 }
