@@ -23,8 +23,11 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 
 #[path = "shared/say.rs"]
 mod say;
+#[path = "shared/signals.rs"]
+mod signals;
 
 use say::say;
+use signals::Signals;
 
 #[derive(Parser)]
 #[command(about = "Sends each line of standard input as a text message and prints what comes back.")]
@@ -164,25 +167,4 @@ fn start_close<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, w
         say!("client: cannot close: {e}");
     }
     true
-}
-
-/// SIGINT and SIGTERM as one stream of signals.
-struct Signals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Self, String> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let catch = |kind: SignalKind, name: &str| signal(kind).map_err(|e| format!("cannot catch {name}: {e}"));
-        Ok(Signals { int: catch(SignalKind::interrupt(), "SIGINT")?, term: catch(SignalKind::terminate(), "SIGTERM")? })
-    }
-
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
-    }
 }

@@ -24,8 +24,11 @@ use tokio::sync::watch;
 
 #[path = "shared/say.rs"]
 mod say;
+#[path = "shared/signals.rs"]
+mod signals;
 
 use say::say;
+use signals::Signals;
 
 /// How long connections get to finish their close handshake at shutdown.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -174,26 +177,5 @@ fn report(ws: &WebSocketStream<TcpStream>, peer: SocketAddr, unsent: usize) {
             if unsent > 0 { format!(", {unsent} echoes refused") } else { String::new() }
         ),
         None => say!("echo-server: {peer}: ended before its final event"),
-    }
-}
-
-/// SIGINT and SIGTERM as one stream of signals.
-struct Signals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Self, String> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let catch = |kind: SignalKind, name: &str| signal(kind).map_err(|e| format!("cannot catch {name}: {e}"));
-        Ok(Signals { int: catch(SignalKind::interrupt(), "SIGINT")?, term: catch(SignalKind::terminate(), "SIGTERM")? })
-    }
-
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
     }
 }

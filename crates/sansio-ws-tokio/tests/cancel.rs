@@ -374,6 +374,7 @@ async fn next_cancelled_by_select_again_and_again_loses_no_message() {
                     if ws.connection().buffered_input() > 0 {
                         mid_message += 1;
                     }
+                    // The writer may have sent everything and gone: it then needs no go-ahead.
                     let _ = go.send(());
                 }
             }
@@ -427,6 +428,7 @@ async fn next_cancelled_by_select_loses_nothing_the_peers_sink_fed() {
                     if client.connection().buffered_input() > 0 {
                         mid_message += 1;
                     }
+                    // The writer may have sent everything and gone: it then needs no go-ahead.
                     let _ = go.send(());
                 }
             }

@@ -133,8 +133,10 @@ async fn serve(options: Options) -> Result<(), String> {
     let server = tokio::spawn(async move { server.await });
     signals.recv().await;
     eprintln!("axum-example: shutting down: closing every WebSocket with 1001 (again to quit at once)");
-    // Sent before the server task can have ended: it waits for this.
-    let _ = first_signal.send(());
+    // The server task waits for this; if it has ended already, there is nothing left to stop.
+    if first_signal.send(()).is_err() {
+        eprintln!("axum-example: the HTTP server had already stopped");
+    }
     stop.send_replace(true);
     let drained = tokio::time::timeout(DRAIN + Duration::from_secs(1), async {
         // `None` once every WebSocket task has dropped its sender (ours goes with `router`).
