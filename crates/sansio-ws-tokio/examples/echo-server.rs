@@ -142,6 +142,9 @@ async fn connection(
         Err(e) => return say!("echo-server: {peer}: refused: {e}"),
     };
     let mut unsent = 0usize;
+    // One wait for the shutdown signal for the whole connection, polled again in every round
+    // (a new `changed()` per message would register and deregister a waiter each time).
+    let mut shutdown = std::pin::pin!(stopped.changed());
     loop {
         tokio::select! {
             // `recv` is cancel-safe: a message is taken only when it is returned.
@@ -154,7 +157,7 @@ async fn connection(
                 }
                 Some(Err(_)) | None => break,
             },
-            _ = stopped.changed() => {
+            _ = &mut shutdown => {
                 let closed = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
                 if let Err(e) = closed {
                     say!("echo-server: {peer}: cannot close: {e}");

@@ -50,8 +50,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    let epoch = Epoch::new(std::time::Instant::now());
-    let now = || epoch.instant(std::time::Instant::now());
+    let epoch = Epoch::new(crate::engine::clock());
+    let now = || epoch.instant(crate::engine::clock());
     let mut hs = ServerHandshake::new(handshake, now());
     let mut buf = vec![0; 4096];
     let request = loop {
@@ -107,7 +107,7 @@ fn internal_error() -> Vec<u8> {
 
 /// A core deadline as a tokio instant (none: an hour away; a handshake always has one).
 pub(crate) fn deadline(epoch: Epoch, at: Option<Instant>) -> tokio::time::Instant {
-    let at = at.map_or_else(|| std::time::Instant::now() + std::time::Duration::from_secs(3600), |t| epoch.to_std(t));
+    let at = at.map_or_else(|| crate::engine::clock() + std::time::Duration::from_secs(3600), |t| epoch.to_std(t));
     tokio::time::Instant::from_std(at)
 }
 

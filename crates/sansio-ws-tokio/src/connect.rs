@@ -70,8 +70,8 @@ async fn connect_inner(
     config: Config,
     tls: impl FnOnce() -> TlsConfig,
 ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), HandshakeError> {
-    let epoch = Epoch::new(std::time::Instant::now());
-    let now = || epoch.instant(std::time::Instant::now());
+    let epoch = Epoch::new(crate::engine::clock());
+    let now = || epoch.instant(crate::engine::clock());
     let hs = ClientHandshake::new(url, handshake, now()).map_err(HandshakeError::Request)?;
     let give_up = deadline(epoch, hs.poll_timeout());
     let target = hs.target().clone();
@@ -118,9 +118,9 @@ pub async fn client_with<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let epoch = Epoch::new(std::time::Instant::now());
-    let hs = ClientHandshake::new(url, handshake, epoch.instant(std::time::Instant::now()))
-        .map_err(HandshakeError::Request)?;
+    let epoch = Epoch::new(crate::engine::clock());
+    let hs =
+        ClientHandshake::new(url, handshake, epoch.instant(crate::engine::clock())).map_err(HandshakeError::Request)?;
     handshake_over(hs, stream, config, epoch).await
 }
 
@@ -133,7 +133,7 @@ async fn handshake_over<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let now = || epoch.instant(std::time::Instant::now());
+    let now = || epoch.instant(crate::engine::clock());
     let mut request = Vec::new();
     hs.write_request(&mut request);
     let sent = async {

@@ -31,6 +31,13 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
 }
 
+/// The current time as tokio's timers see it: under tokio's paused test clock
+/// (`tokio::time::pause`) it is the paused time, so the connection's deadlines and the timers
+/// armed for them agree.
+pub(crate) fn clock() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// Where the transport is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -93,7 +100,7 @@ impl<S> Engine<S> {
 
     /// The current time on the connection's scale.
     pub(crate) fn now(&self) -> Instant {
-        self.epoch.instant(std::time::Instant::now())
+        self.epoch.instant(clock())
     }
 
     /// The final event, once the connection has ended.
@@ -126,10 +133,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
     /// or the queue is above its high-water mark): the answers to a burst of messages then leave
     /// in one write once the last of them is taken.
     pub(crate) fn drive(&mut self, cx: &mut Context<'_>, flush: bool) {
+        // One reading of the clock serves the whole pass: the steps below take microseconds, and
+        // a deadline that passes meanwhile is seen when the timer is armed (which reads it again).
+        let mut now = self.now();
         loop {
-            let now = self.now();
             if self.stage == Stage::Open && self.conn.poll_timeout().is_some_and(|d| d <= now) {
                 self.conn.handle_timeout(now);
+            }
+            if self.discard_messages {
+                // Before the write: the answers to what is discarded (a Pong) go in it.
+                self.discard();
             }
             if flush
                 || !self.conn.has_events()
@@ -137,9 +150,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                 || self.conn.is_closed()
             {
                 self.write(cx, now);
-            }
-            if self.discard_messages {
-                self.discard();
             }
             let mut again = false;
             match self.stage {
@@ -158,6 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                 continue;
             }
             if self.arm(cx) {
+                now = self.now();
                 continue;
             }
             return;
@@ -309,6 +320,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
     /// The next event of any kind; `None` once the final event has been taken and the transport
     /// is closed.
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        if self.conn.has_events() && !self.discard_messages {
+            // Events are waiting: while they do, `drive` would neither read nor write (below the
+            // high-water mark), so the next one is taken without it. Due timers fire at the
+            // first poll that finds no event, a few microseconds later.
+            if let Some(event) = self.next_event() {
+                return Poll::Ready(Some(event));
+            }
+        }
         self.drive(cx, false);
         if let Some(event) = self.next_event() {
             return Poll::Ready(Some(event));
@@ -359,12 +378,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<(), SendError<Message>>> {
-        self.drive(cx, false);
         let Some(message) = slot.take() else { return Poll::Ready(Ok(())) };
+        // Queued first, then written: the message leaves in the same write as those queued
+        // before it.
+        let message = match self.conn.send(message) {
+            Ok(()) => {
+                self.after_send(cx);
+                return Poll::Ready(Ok(()));
+            }
+            Err(e) if e.is_backpressure() => e.into_payload(),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        // Above the high-water mark: write what the transport takes, then try again.
+        self.drive(cx, false);
         match self.conn.send(message) {
             Ok(()) => {
-                // Out at once where the transport takes it (after the events still to be taken).
-                self.drive(cx, false);
+                self.after_send(cx);
                 Poll::Ready(Ok(()))
             }
             Err(e) if e.is_backpressure() => {
@@ -373,6 +402,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// Writes what was just queued where the transport takes it, unless events still wait for
+    /// the application and the queue is below its high-water mark: the answers to a burst of
+    /// messages then leave together once the last event is taken (and `drive` would not write
+    /// before that either). Events nobody will take (the read half is gone) are no reason to wait.
+    fn after_send(&mut self, cx: &mut Context<'_>) {
+        if !self.conn.has_events()
+            || self.discard_messages
+            || self.conn.buffered_amount() > self.conn.config().high_water_mark
+        {
+            self.drive(cx, false);
         }
     }
 

@@ -61,12 +61,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// handshake are fed to it, and, for a server, the `101` answer goes out with the first
     /// frames. This is how a handshake done elsewhere (hyper, a proxy) becomes a stream.
     pub fn from_upgraded(io: S, upgraded: Upgraded, config: Config) -> Self {
-        Self::from_upgraded_at(io, upgraded, config, Epoch::new(std::time::Instant::now()))
+        Self::from_upgraded_at(io, upgraded, config, Epoch::new(crate::engine::clock()))
     }
 
     /// As [`from_upgraded`](Self::from_upgraded), on the scale of a handshake's `epoch`.
     pub(crate) fn from_upgraded_at(io: S, upgraded: Upgraded, config: Config, epoch: Epoch) -> Self {
-        let conn = upgraded.into_connection(config, epoch.instant(std::time::Instant::now()));
+        let conn = upgraded.into_connection(config, epoch.instant(crate::engine::clock()));
         Self::from_connection(io, conn, epoch)
     }
 

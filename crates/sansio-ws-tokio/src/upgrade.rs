@@ -75,8 +75,8 @@ where
     B: From<Bytes>,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    let epoch = Epoch::new(std::time::Instant::now());
-    let now = epoch.instant(std::time::Instant::now());
+    let epoch = Epoch::new(crate::engine::clock());
+    let now = epoch.instant(crate::engine::clock());
     let head = request_head(request)?;
     let mut hs = ServerHandshake::new(handshake, now);
     let valid = match hs.handle_input(&head) {

@@ -11,9 +11,11 @@
 //! - a write-only application (read half dropped) still answers Pings and the peer's Close during
 //!   its sends and flushes, discarding the messages.
 //!
-//! The clock is real, with timeouts of a few hundred milliseconds: the connection reads
-//! `std::time::Instant`, which tokio's paused clock does not move (a paused runtime jumps its
-//! timers to the deadline while the connection's clock has not reached it yet).
+//! These run on the real clock, with timeouts of a few hundred milliseconds. The last tests run
+//! the heartbeat and the close timeout again on tokio's paused clock (`start_paused`), with
+//! deadlines of minutes: the stream reads its time from tokio, so a paused runtime that jumps to
+//! the next timer moves the connection's clock with it, and they end at the exact virtual instant
+//! in milliseconds of real time.
 
 use std::time::{Duration, Instant};
 
@@ -358,4 +360,70 @@ async fn a_write_only_application_answers_pings_during_its_sends_and_flushes() {
         assert_eq!(timeout(WITHIN, raw.frame()).await.unwrap(), None, "nothing after the Close");
     })
     .await;
+}
+
+/// Runs `body` on a current-thread runtime whose clock starts paused, in a thread of its own, and
+/// fails if it has not finished within 20 s of real time (a stream that mistook the clock would
+/// spin or wait for ever).
+fn on_paused_clock<F: std::future::Future<Output = ()> + 'static>(body: impl FnOnce() -> F + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        rt.block_on(body());
+        done.send(()).unwrap();
+    });
+    match finished.recv_timeout(Duration::from_secs(20)) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the test did not finish within 20 s of real time"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the test failed (see its panic above)"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "virtual minutes took {:?} of real time", started.elapsed());
+}
+
+#[test]
+fn on_a_paused_clock_the_heartbeat_ends_a_silent_peer_at_its_virtual_deadline() {
+    on_paused_clock(|| async {
+        // A Ping after 30 s of silence, its Pong awaited 10 s, the retry's 20 s: dead at 60 s.
+        let heartbeat = HeartbeatConfig::default()
+            .with_interval(Duration::from_secs(30))
+            .with_initial_timeout(Duration::from_secs(10))
+            .with_min_timeout(Duration::from_secs(10))
+            .with_max_timeout(Duration::from_secs(40))
+            .with_max_misses(2);
+        let started = tokio::time::Instant::now();
+        let (mut ws, raw) = server_with_raw_client(64 << 10, config().with_heartbeat(Some(heartbeat))).await;
+        let peer = read_to_end(raw);
+        let expected = CloseCause::HeartbeatTimeout { misses: 2, last_rtt: None };
+        match ws.recv().await {
+            Some(Err(Error::Closed(closed))) => assert_eq!(closed.cause, expected),
+            other => panic!("expected the heartbeat's end, got {other:?}"),
+        }
+        let took = started.elapsed();
+        // tokio's timers round up to the millisecond.
+        assert!(took >= Duration::from_secs(60), "ended after {took:?}, before the deadlines ran out");
+        assert!(took <= Duration::from_millis(60_010), "ended after {took:?}, not at the deadline");
+        assert_eq!(ws.stats().heartbeat_pings, 2);
+        assert!(ws.recv().await.is_none());
+        let (_, frames) = split_output(&peer.await.unwrap());
+        assert_eq!(frames.iter().map(|f| f.0).collect::<Vec<_>>(), [0x89, 0x89], "two Pings, then the end");
+    });
+}
+
+#[test]
+fn on_a_paused_clock_close_ends_at_the_virtual_close_timeout() {
+    on_paused_clock(|| async {
+        let close_timeout = Duration::from_secs(90);
+        let (mut ws, raw) = server_with_raw_client(64 << 10, config().with_close_timeout(Some(close_timeout))).await;
+        let peer = read_to_end(raw);
+        let started = tokio::time::Instant::now();
+        let closed = ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(closed.cause, CloseCause::CloseTimeout);
+        assert!(took >= close_timeout, "ended after {took:?}, before the close timeout");
+        // The timeout, then at most the linger after our sending side is shut (1 s).
+        assert!(took <= close_timeout + Duration::from_millis(1010), "ended after {took:?}");
+        let (_, frames) = split_output(&peer.await.unwrap());
+        assert_eq!(frames, [frame(0x88, b"\x03\xe8bye")]);
+    });
 }
