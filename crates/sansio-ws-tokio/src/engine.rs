@@ -73,6 +73,9 @@ pub(crate) struct Engine<S> {
     /// Messages are thrown away as they come (the read half was dropped), so that Pings, the
     /// close handshake and the end still happen.
     pub(crate) discard_messages: bool,
+    /// A `close` is being polled: the messages that come meanwhile are thrown away. Set only
+    /// for the length of one poll, so a cancelled `close` leaves `recv` receiving as before.
+    closing: bool,
     /// The end of the stream has been reported (its error, if any, given once).
     end_reported: bool,
 }
@@ -94,6 +97,7 @@ impl<S> Engine<S> {
             closed: None,
             io_error: None,
             discard_messages: false,
+            closing: false,
             end_reported: false,
         }
     }
@@ -140,7 +144,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             if self.stage == Stage::Open && self.conn.poll_timeout().is_some_and(|d| d <= now) {
                 self.conn.handle_timeout(now);
             }
-            if self.discard_messages {
+            if self.discard_messages || self.closing {
                 // Before the write: the answers to what is discarded (a Pong) go in it.
                 self.discard();
             }
@@ -463,8 +467,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
     /// Waits for the end of the connection and of its transport, discarding the messages that
     /// still come; gives the final event.
     pub(crate) fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Closed> {
-        self.discard_messages = true;
+        self.closing = true;
         self.drive(cx, true);
+        self.closing = false;
         match (&self.closed, self.is_done()) {
             (Some(closed), true) => Poll::Ready(closed.clone()),
             _ => Poll::Pending,

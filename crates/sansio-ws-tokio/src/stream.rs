@@ -28,7 +28,9 @@ use crate::split::{ReadHalf, WriteHalf, split};
 /// or `Sink` side, or either half after [`split`](Self::split)) does all the work due at that
 /// moment — it fires the heartbeat and close timers, answers Pings, writes what is queued and
 /// reads while every event has been taken — and registers the task with what it waits for,
-/// including the next deadline. So the timers and the Pongs run **while a receive is pending**
+/// including the next deadline (a receive that finds messages of the last read still waiting just
+/// takes the next; what is due meanwhile runs at the first poll that finds none). So the timers
+/// and the Pongs run **while a receive is pending**
 /// (`recv`, `next`, or the read half's), which is what a reading task does anyway. A connection
 /// that nobody receives from is not read from either: its messages wait in the peer's send
 /// buffer, and the peer's Pings and Close go unanswered until someone receives again (or, for
@@ -111,8 +113,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Closes the connection: sends a Close with `code` and `reason` (unless the close handshake
     /// has started already), waits for the peer's Close (the close timeout bounds it), closes
-    /// the transport, and gives the final event. Messages that arrive meanwhile are discarded; to
-    /// read them, call [`start_close`](Self::start_close) and keep receiving until `None`.
+    /// the transport, and gives the final event. Messages that arrive while it is polled are
+    /// discarded; to read them, call [`start_close`](Self::start_close) and keep receiving until
+    /// `None`. Cancelled, it leaves the Close queued and discards nothing more: `recv` receives
+    /// what comes next, and calling `close` again resumes the handshake.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<Closed, UsageError> {
         self.engine.start_close(code, reason)?;
         Ok(poll_fn(|cx| self.engine.poll_end(cx)).await)

@@ -6,14 +6,14 @@
 //!   queued before it go out whole and in order and later sends work;
 //! - a queued message goes out whole after its `flush` is cancelled midway, with later polls of
 //!   any kind (here a `recv`);
-//! - a `close` cancelled before the handshake is over resumes when called again and ends cleanly;
+//! - a `close` cancelled before the handshake is over resumes when called again and ends cleanly,
+//!   and after one, `recv` receives what the peer sends before its Close (nothing is discarded);
 //! - `StreamExt::next` cancelled again and again by a `select!` timer, often in the middle of a
 //!   message, loses no message and reorders none (against a raw writer and against the `Sink` of
 //!   another stream).
 //!
-//! The clock is real: the connection reads `std::time::Instant`, so tokio's paused clock would not
-//! move it. The timers here only decide when a pending call is dropped; the outcome does not
-//! depend on their exact length.
+//! The clock is real. The timers here only decide when a pending call is dropped; the outcome does
+//! not depend on their exact length.
 
 use std::time::Duration;
 
@@ -310,6 +310,33 @@ async fn close_cancelled_then_called_again_resumes_and_ends_cleanly() {
         assert_eq!(got.len(), 1);
         assert!(got[0] == message, "the message before the Close arrived altered");
         assert_eq!(cause, clean(CloseCode::NORMAL, "bye", Side::Remote));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_a_cancelled_close_recv_receives_what_the_peer_sends_before_its_close() {
+    bounded(async {
+        let (mut client, mut server) = pair(64 << 10, config(), config()).await;
+        // The server is not polled: the close cannot finish, and is dropped while it waits.
+        let r = timeout(CANCEL_AFTER, client.close(CloseCode::NORMAL, "bye")).await;
+        assert!(r.is_err(), "the close finished with the peer idle: {r:?}");
+        assert_eq!(client.state(), State::Closing);
+        // The peer queues two messages before it reads our Close (on the connection itself: a
+        // `send` would read the Close first); messages are not discarded any longer, so recv
+        // gets both, then the end of the handshake.
+        server.connection_mut().send(Message::text("after the close")).unwrap();
+        server.connection_mut().send(Message::binary(pattern(3000, 1))).unwrap();
+        server.flush().await.unwrap();
+        let (got, cause) = tokio::join!(drain(&mut client), async {
+            let (got, cause) = drain(&mut server).await;
+            assert!(got.is_empty(), "the client sent nothing but its Close: {got:?}");
+            cause
+        })
+        .0;
+        assert_eq!(got, [Message::text("after the close"), Message::binary(pattern(3000, 1))]);
+        assert_eq!(cause, clean(CloseCode::NORMAL, "bye", Side::Local));
+        assert_eq!(server.close_info().unwrap().cause, clean(CloseCode::NORMAL, "bye", Side::Remote));
     })
     .await;
 }
