@@ -66,7 +66,7 @@ fn a_connection_end_is_reported_with_its_cause() {
     );
     assert!(
         records.iter().any(|r| r.starts_with(
-            "INFO sansio_ws_mio: #1 ended: closed cleanly, the peer closed first with 1000(Normal); 8 bytes in, "
+            "INFO sansio_ws_mio: #1 ended: closed cleanly, the peer closed first with 1000 (Normal); 8 bytes in, "
         ) && r.contains("unsent 0 bytes in 0 messages")),
         "{records:#?}"
     );

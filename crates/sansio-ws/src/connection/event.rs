@@ -284,7 +284,7 @@ impl core::fmt::Display for CloseCause {
             CloseCause::PeerVanished { during_close: true } => {
                 f.write_str("the peer vanished during the close handshake (1006)")
             }
-            CloseCause::ProtocolViolation(e) => write!(f, "protocol violation ({}): {e}", e.close_code()),
+            CloseCause::ProtocolViolation(e) => write!(f, "protocol violation, closed with {}: {e}", e.close_code()),
             CloseCause::HeartbeatTimeout { misses, last_rtt } => {
                 write!(f, "heartbeat timeout: {misses} Pings unanswered (1006)")?;
                 match last_rtt {
@@ -370,10 +370,10 @@ mod tests {
     fn close_causes_read_as_log_lines() {
         let clean = CloseCause::Clean { code: CloseCode::GOING_AWAY, reason: "bye".into(), initiator: Side::Local };
         let lines = [
-            (clean, "closed cleanly, we closed first with 1001(GoingAway) \"bye\""),
+            (clean, "closed cleanly, we closed first with 1001 (GoingAway) \"bye\""),
             (
                 CloseCause::Clean { code: CloseCode::NORMAL, reason: String::new(), initiator: Side::Remote },
-                "closed cleanly, the peer closed first with 1000(Normal)",
+                "closed cleanly, the peer closed first with 1000 (Normal)",
             ),
             (CloseCause::PeerVanished { during_close: false }, "the peer vanished (1006: no Close)"),
             (CloseCause::PeerVanished { during_close: true }, "the peer vanished during the close handshake (1006)"),
@@ -402,7 +402,10 @@ mod tests {
             assert_eq!(cause.to_string(), line);
         }
         let violation = CloseCause::ProtocolViolation(crate::error::ProtocolError::ControlFrameFlood { limit: 100 });
-        assert!(violation.to_string().starts_with("protocol violation (1008(PolicyViolation)): "), "{violation}");
+        assert!(
+            violation.to_string().starts_with("protocol violation, closed with 1008 (PolicyViolation): "),
+            "{violation}"
+        );
     }
 
     #[test]

@@ -110,9 +110,13 @@ impl fmt::Debug for CloseCode {
     }
 }
 
+/// The code and, for a registered one, its name: `1001 (GoingAway)`, `4000`.
 impl fmt::Display for CloseCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        match self.name() {
+            Some(name) => write!(f, "{} ({name})", self.0),
+            None => write!(f, "{}", self.0),
+        }
     }
 }
 
@@ -304,9 +308,8 @@ mod tests {
         ];
         for (i, (code, name)) in named.into_iter().enumerate() {
             assert_eq!(code.as_u16(), 1000 + i as u16);
-            let want = format!("{}({name})", code.as_u16());
-            assert_eq!(format!("{code:?}"), want);
-            assert_eq!(format!("{code}"), want);
+            assert_eq!(format!("{code:?}"), format!("{}({name})", code.as_u16()));
+            assert_eq!(format!("{code}"), format!("{} ({name})", code.as_u16()));
         }
         // Codes without a registered name (application, private, unassigned) print bare.
         for c in [999u16, 1016, 3000, 4000] {
