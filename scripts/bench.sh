@@ -109,8 +109,9 @@ loopback() {
 # (`--no-deflate`), tokio-tungstenite (`read.forward(write)`), tokio-websockets as its README has it
 # (a `send`, so a flush, per message) and batched (`feed`, one flush when no message is ready). All
 # four on tokio's multi-threaded runtime with one worker thread (`--threads 1`), pinned to CPU 0 as
-# in `loopback`, the load generator on CPU 1; the same loads as `loopback`, then one table with
-# each figure's ratio to tokio-tungstenite's.
+# in `loopback`, the load generator on CPU 1; the same loads as `loopback` plus 64 connections with
+# a window of 512 (every server then CPU-bound, so its cost per message shows without waiting on
+# the load generator), then one table with each figure's ratio to tokio-tungstenite's.
 tokio() {
     server_pid=
     trap 'if [[ -n "$server_pid" ]]; then kill "$server_pid" 2> /dev/null || true; fi' EXIT
@@ -132,6 +133,7 @@ tokio() {
     )
     local loads=(
         "64 conns x 16 B, window 32|--conns 64 --size 16 --window 32"
+        "64 conns x 16 B, window 512|--conns 64 --size 16 --window 512"
         "1 conn x 1 MiB, window 4|--conns 1 --size 1048576 --window 4"
         "ping-pong 16 B, 1 conn|--conns 1 --size 16 --window 1"
     )
