@@ -154,4 +154,11 @@ mod tests {
         assert_eq!(Instant::from_secs(3) - Instant::from_secs(1), Duration::from_secs(2));
         assert_eq!(Instant::ZERO + Duration::MAX, Instant::MAX);
     }
+
+    #[test]
+    fn debug_shows_the_time_since_the_epoch() {
+        assert_eq!(alloc::format!("{:?}", Instant::from_millis(1500)), "Instant(1.5s)");
+        assert_eq!(alloc::format!("{:?}", Instant::from_nanos(7)), "Instant(7ns)");
+        assert_eq!(alloc::format!("{:?}", Instant::ZERO), "Instant(0ns)");
+    }
 }

@@ -102,8 +102,9 @@ pub struct Utf8Validator {
     error: Option<Utf8Error>,
 }
 
-/// The length of the UTF-8 sequence introduced by `lead`, for a byte that can start a multi-byte
-/// sequence. Other bytes give 4, which is harmless: the sequence is then rejected by validation.
+/// The length of the UTF-8 sequence introduced by `lead`: 1 for ASCII, 2, 3 or 4 for a byte that
+/// can start a multi-byte sequence. Other bytes give 2 or 4, which is harmless: the sequence is
+/// then rejected by validation.
 #[inline]
 fn sequence_len(lead: u8) -> usize {
     match lead {
@@ -398,6 +399,48 @@ mod tests {
         use alloc::string::ToString;
         let s = err(7).to_string();
         assert!(s.contains('7'), "{s}");
+    }
+
+    #[test]
+    fn sequence_lengths_follow_the_lead_byte() {
+        // RFC 3629 §4: 00-7F one byte, C2-DF two, E0-EF three, F0-F4 four. The bytes that can
+        // never lead a valid sequence (continuations 80-BF, C0, C1, F5-FF) are rejected by
+        // validation whatever length they get.
+        for b in 0x00..=0x7Fu8 {
+            assert_eq!(sequence_len(b), 1, "{b:#04x}");
+        }
+        for b in 0xC2..=0xDFu8 {
+            assert_eq!(sequence_len(b), 2, "{b:#04x}");
+        }
+        for b in 0xE0..=0xEFu8 {
+            assert_eq!(sequence_len(b), 3, "{b:#04x}");
+        }
+        for b in 0xF0..=0xF4u8 {
+            assert_eq!(sequence_len(b), 4, "{b:#04x}");
+        }
+    }
+
+    #[test]
+    fn whole_payload_check_rejects_short_and_long_invalid_text() {
+        assert!(is_valid(b""));
+        assert!(is_valid(b"plain ascii"));
+        assert!(is_valid("caf\u{e9}".as_bytes()));
+        // Short input that is not ASCII is still validated.
+        assert!(!is_valid(b"\xFF"));
+        assert!(!is_valid(b"ab\xC3"));
+        assert!(!is_valid(b"\xED\xA0\x80"));
+        // Long input, valid and not, on both sides of the 64-byte shortcut.
+        for len in [63usize, 64, 65, 200] {
+            let mut text = alloc::vec![b'a'; len];
+            assert!(is_valid(&text), "{len} ASCII bytes");
+            text[len - 1] = 0xC3;
+            assert!(!is_valid(&text), "{len} bytes ending in a cut lead");
+            text[len - 1] = 0x80;
+            assert!(!is_valid(&text), "{len} bytes ending in a lone continuation");
+        }
+        let long = "\u{2603}".repeat(40);
+        assert!(is_valid(long.as_bytes()));
+        assert!(!is_valid(&long.as_bytes()[..long.len() - 1]));
     }
 
     fn err(valid_up_to: u64) -> Utf8Error {

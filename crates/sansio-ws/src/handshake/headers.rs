@@ -269,4 +269,216 @@ mod tests {
         assert_eq!(check_extra_field("X", "a\r\nInjected: 1", &[]), Err(FieldProblem::Value));
         assert_eq!(check_extra_field("upgrade", "x", &["Upgrade"]), Err(FieldProblem::Reserved));
     }
+
+    #[test]
+    fn each_field_problem_is_checked_in_turn() {
+        // A bad name is reported before a bad value, a bad value before a reserved name.
+        assert_eq!(check_extra_field("", "v", &[]), Err(FieldProblem::Name));
+        assert_eq!(check_extra_field("Bad:Name", "a\nb", &["Bad:Name"]), Err(FieldProblem::Name));
+        assert_eq!(check_extra_field("Upgrade", "a\nb", &["upgrade"]), Err(FieldProblem::Value));
+        assert_eq!(check_extra_field("X-Mine", "v", &["Upgrade", "Connection"]), Ok(()));
+        assert_eq!(check_extra_field("CONNECTION", "", &["Upgrade", "Connection"]), Err(FieldProblem::Reserved));
+    }
+
+    #[test]
+    fn tchar_is_a_visible_character_other_than_a_delimiter() {
+        // RFC 7230 §3.2.6: a token is any VCHAR (0x21..=0x7E) except the delimiters
+        // DQUOTE and "(),/:;<=>?@[\]{}"; no space, control, DEL or byte above ASCII.
+        let delimiters = b"\"(),/:;<=>?@[\\]{}";
+        for b in 0..=255u8 {
+            let expected = (0x21..=0x7E).contains(&b) && !delimiters.contains(&b);
+            assert_eq!(is_tchar(b), expected, "byte {b:#04x}");
+        }
+        assert!(is_tchar(b'!') && is_tchar(b'~') && is_tchar(b'0') && is_tchar(b'z') && is_tchar(b'Z'));
+    }
+
+    #[test]
+    fn a_token_is_one_or_more_tchars() {
+        assert!(is_token(b"websocket"));
+        assert!(is_token(b"x"));
+        assert!(is_token(b"permessage-deflate"));
+        assert!(!is_token(b""));
+        assert!(!is_token(b"a b"));
+        assert!(!is_token(b"a,"));
+        assert!(!is_token(b"/a"));
+        assert!(!is_token(b"\xC3\xA9"));
+    }
+
+    #[test]
+    fn ows_is_space_or_horizontal_tab_only() {
+        // RFC 7230 §3.2.3: OWS = *( SP / HTAB ).
+        for b in 0..=255u8 {
+            assert_eq!(is_ows(b), b == 0x20 || b == 0x09, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn trim_ows_keeps_everything_between_the_first_and_last_visible_byte() {
+        assert_eq!(trim_ows(b""), b"");
+        assert_eq!(trim_ows(b"x"), b"x");
+        assert_eq!(trim_ows(b"\tx"), b"x");
+        assert_eq!(trim_ows(b"x "), b"x");
+        assert_eq!(trim_ows(b"a \t b"), b"a \t b");
+        // CR, LF and other controls are not OWS.
+        assert_eq!(trim_ows(b"\rx\n"), b"\rx\n");
+    }
+
+    #[test]
+    fn list_elements_split_on_commas_only() {
+        let v: Vec<&[u8]> = list_elements(b"Upgrade").collect();
+        assert_eq!(v, [&b"Upgrade"[..]]);
+        let v: Vec<&[u8]> = list_elements(b"keep-alive, Upgrade").collect();
+        assert_eq!(v, [&b"keep-alive"[..], b"Upgrade"]);
+        let v: Vec<&[u8]> = list_elements(b"a;b=1 , c d").collect();
+        assert_eq!(v, [&b"a;b=1"[..], b"c d"]);
+        assert_eq!(list_elements(b"").count(), 0);
+        assert_eq!(list_elements(b" , ,\t,").count(), 0);
+    }
+
+    #[test]
+    fn field_values_exclude_controls_but_allow_tab_space_and_text() {
+        // RFC 7230 §3.2: field-content is VCHAR, obs-text (here UTF-8 text), SP and HTAB.
+        for b in 0..0x80u8 {
+            let s = [b];
+            let value = core::str::from_utf8(&s).unwrap();
+            let expected = b == b'\t' || (0x20..=0x7E).contains(&b);
+            assert_eq!(is_valid_field_value(value), expected, "byte {b:#04x}");
+        }
+        assert!(is_valid_field_value(""));
+        assert!(is_valid_field_value("caf\u{e9} \u{2603}\tok"));
+        assert!(!is_valid_field_value("ok\r\nInjected: 1"));
+        assert!(!is_valid_field_value("ok\u{7f}"));
+    }
+
+    #[test]
+    fn headers_len_iteration_and_values() {
+        let mut h = Headers::new();
+        assert!(h.is_empty());
+        assert_eq!(h.len(), 0);
+        assert_eq!(h.iter().count(), 0);
+        h.push("A", "1");
+        assert!(!h.is_empty());
+        assert_eq!(h.len(), 1);
+        h.push("B", &b"\xFF"[..]);
+        h.push("a", "three");
+        assert_eq!(h.len(), 3);
+        let names: Vec<&str> = h.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["A", "B", "a"]);
+        let names: Vec<&str> = (&h).into_iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["A", "B", "a"]);
+        assert_eq!(h.get("b"), Some(&b"\xFF"[..]));
+        assert_eq!(h.get("c"), None);
+        assert_eq!(h.get_str("A"), Some("1"));
+        assert_eq!(h.get_str("B"), None, "not UTF-8");
+        assert_eq!(h.count("A"), 2);
+        assert_eq!(h.count("B"), 1);
+        assert_eq!(h.count("C"), 0);
+        assert_eq!(h.get_all("c").count(), 0);
+        let first = h.iter().next().unwrap();
+        assert_eq!(first.value_str(), Some("1"));
+        assert_eq!(h.iter().nth(1).unwrap().value_str(), None);
+        assert_eq!(h.iter().nth(2).unwrap().value_str(), Some("three"));
+    }
+
+    #[test]
+    fn parsed_fields_keep_order_and_case_and_lose_surrounding_whitespace() {
+        let parsed = [
+            httparse::Header { name: "Upgrade", value: b" websocket\t" },
+            httparse::Header { name: "connection", value: b"Upgrade" },
+            httparse::Header { name: "X-Empty", value: b"  " },
+        ];
+        let h = Headers::from_parsed(&parsed);
+        assert_eq!(h.len(), 3);
+        let fields: Vec<(&str, &[u8])> = h.iter().map(|f| (f.name.as_str(), f.value.as_slice())).collect();
+        assert_eq!(fields, [("Upgrade", &b"websocket"[..]), ("connection", b"Upgrade"), ("X-Empty", b"")]);
+    }
+
+    #[test]
+    fn list_contains_looks_into_every_field_of_that_name() {
+        let mut h = Headers::new();
+        h.push("Connection", "keep-alive");
+        h.push("connection", " foo , UPGRADE ");
+        h.push("Other", "websocket");
+        assert!(h.list_contains("Connection", "upgrade"));
+        assert!(h.list_contains("CONNECTION", "Keep-Alive"));
+        assert!(!h.list_contains("Connection", "websocket"));
+        assert!(!h.list_contains("Connection", "keep"));
+        assert!(!h.list_contains("Missing", "upgrade"));
+        assert!(h.list_contains("Other", "websocket"));
+    }
+
+    #[test]
+    fn first_two_tells_absent_once_and_repeated_apart() {
+        assert_eq!(first_two(core::iter::empty::<u8>()), (None, None));
+        assert_eq!(first_two([7u8].into_iter()), (Some(7), None));
+        assert_eq!(first_two([7u8, 8, 9].into_iter()), (Some(7), Some(8)));
+    }
+
+    #[test]
+    fn reason_phrases_are_those_of_the_registry() {
+        // RFC 7231 §6.1, RFC 7538 §3 (308), RFC 6585 §4 and §5 (429, 431).
+        let cases = [
+            (101, "Switching Protocols"),
+            (200, "OK"),
+            (204, "No Content"),
+            (301, "Moved Permanently"),
+            (302, "Found"),
+            (303, "See Other"),
+            (307, "Temporary Redirect"),
+            (308, "Permanent Redirect"),
+            (400, "Bad Request"),
+            (401, "Unauthorized"),
+            (403, "Forbidden"),
+            (404, "Not Found"),
+            (405, "Method Not Allowed"),
+            (409, "Conflict"),
+            (426, "Upgrade Required"),
+            (429, "Too Many Requests"),
+            (431, "Request Header Fields Too Large"),
+            (500, "Internal Server Error"),
+            (501, "Not Implemented"),
+            (502, "Bad Gateway"),
+            (503, "Service Unavailable"),
+            (505, "HTTP Version Not Supported"),
+        ];
+        for (status, reason) in cases {
+            assert_eq!(reason_phrase(status), reason, "{status}");
+        }
+        // Codes without a name here get an empty phrase, which RFC 7230 §3.1.2 allows.
+        for status in [100, 199, 299, 418, 499, 599, 999] {
+            assert_eq!(reason_phrase(status), "", "{status}");
+        }
+    }
+
+    #[test]
+    fn status_lines_and_fields_are_written_exactly() {
+        let mut out = Vec::new();
+        write_status_line(&mut out, 101);
+        assert_eq!(out, b"HTTP/1.1 101 Switching Protocols\r\n");
+        let mut out = b"prefix ".to_vec();
+        write_status_line(&mut out, 499);
+        // An empty reason phrase keeps the space before it (RFC 7230 §3.1.2).
+        assert_eq!(out, b"prefix HTTP/1.1 499 \r\n");
+        let mut out = Vec::new();
+        write_field(&mut out, "Upgrade", b"websocket");
+        write_field(&mut out, "X-Empty", b"");
+        assert_eq!(out, b"Upgrade: websocket\r\nX-Empty: \r\n");
+    }
+
+    #[test]
+    fn each_httparse_error_has_its_own_description() {
+        use httparse::Error;
+        let cases = [
+            (Error::HeaderName, "invalid header name"),
+            (Error::HeaderValue, "invalid header value"),
+            (Error::NewLine, "invalid line ending"),
+            (Error::Status, "invalid status line"),
+            (Error::Token, "invalid token in the start line"),
+            (Error::TooManyHeaders, "too many header fields"),
+            (Error::Version, "invalid HTTP version"),
+        ];
+        for (e, what) in cases {
+            assert_eq!(httparse_problem(e), what, "{e:?}");
+        }
+    }
 }

@@ -184,4 +184,103 @@ mod tests {
         assert_eq!(split_authority("a:1:2"), None);
         assert_eq!(split_authority("a]"), None);
     }
+
+    #[test]
+    fn ip_literals_hold_hex_digits_colons_and_dots_only() {
+        // RFC 3986 §3.2.2: an IPv6 address in brackets, its last 32 bits possibly in dotted form.
+        assert_eq!(split_authority("[::ffff:192.0.2.1]"), Some(("[::ffff:192.0.2.1]", None)));
+        assert_eq!(split_authority("[2001:DB8::a]:443"), Some(("[2001:DB8::a]", Some(443))));
+        for bad in ["[::g]", "[::1 ]", "[::1%25eth0]", "[::1/64]", "[::1]]"] {
+            assert_eq!(split_authority(bad), None, "{bad}");
+        }
+        assert!(OriginPolicy::SameHost.allows("https://[::ffff:192.0.2.1]", "[::ffff:192.0.2.1]:443"));
+        assert!(!OriginPolicy::SameHost.allows("https://[::ffff:192.0.2.1]", "[::ffff:192.0.2.2]"));
+    }
+
+    #[test]
+    fn ports_are_one_to_five_digits_from_1_to_65535() {
+        assert_eq!(parse_port("1"), Some(1));
+        assert_eq!(parse_port("80"), Some(80));
+        assert_eq!(parse_port("65535"), Some(65535));
+        // RFC 3986 §3.2.3: `port = *DIGIT`, so leading zeros are digits like any other.
+        assert_eq!(parse_port("00080"), Some(80));
+        assert_eq!(parse_port("08080"), Some(8080));
+        assert_eq!(parse_port("000080"), None, "six digits");
+        assert_eq!(parse_port("0"), None);
+        assert_eq!(parse_port("00000"), None);
+        assert_eq!(parse_port("65536"), None);
+        assert_eq!(parse_port("99999"), None);
+        assert_eq!(parse_port(""), None);
+        for p in ["+80", "-1", " 80", "80 ", "8_0", "0x50", "\u{663}"] {
+            assert_eq!(parse_port(p), None, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn host_names_are_made_of_reg_name_bytes() {
+        // RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ), with
+        // unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~" and
+        // sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "=".
+        let allowed = |b: u8| {
+            b.is_ascii_alphabetic()
+                || b.is_ascii_digit()
+                || b"-._~".contains(&b)
+                || b"!$&'()*+,;=".contains(&b)
+                || b == b'%'
+        };
+        for b in 0..=255u8 {
+            assert_eq!(is_reg_name_byte(b), allowed(b), "byte {b:#04x}");
+        }
+        // The generic delimiters, space, controls and text above ASCII are not.
+        for &b in b":/?#[]@ \"<>\\^`{|}\x00\x7f\xc3" {
+            assert!(!is_reg_name_byte(b), "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn default_ports_of_the_schemes() {
+        for scheme in ["http", "HTTP", "ws", "Ws"] {
+            assert_eq!(default_port(scheme), Some(80), "{scheme}");
+        }
+        for scheme in ["https", "HTTPS", "wss", "wsS"] {
+            assert_eq!(default_port(scheme), Some(443), "{scheme}");
+        }
+        for scheme in ["ftp", "file", "chrome-extension", "", "httpss", "w"] {
+            assert_eq!(default_port(scheme), None, "{scheme}");
+        }
+        // Through the policy: a missing port on either side is the scheme's default.
+        let same = |o, h| OriginPolicy::SameHost.allows(o, h);
+        assert!(same("ws://example.com", "example.com:80"));
+        assert!(same("wss://example.com", "example.com:443"));
+        assert!(same("WSS://example.com:443", "example.com"));
+        assert!(!same("ws://example.com", "example.com:443"));
+        assert!(!same("wss://example.com", "example.com:80"));
+        assert!(!same("ftp://example.com", "example.com:80"));
+    }
+
+    #[test]
+    fn same_host_needs_both_the_host_and_the_port() {
+        let same = |o, h| OriginPolicy::SameHost.allows(o, h);
+        assert!(same("http://a.example:81", "a.example:81"));
+        assert!(!same("http://a.example:81", "b.example:81"), "same port, other host");
+        assert!(!same("http://a.example:81", "a.example:82"), "same host, other port");
+        assert!(!same("http://b.example:82", "a.example:81"), "both different");
+        // Only the authority may follow the scheme.
+        for origin in ["http://a.example?x", "http://a.example#x", "http://a.example/x", "http://u@a.example"] {
+            assert!(!same(origin, "a.example"), "{origin}");
+        }
+        // A malformed Host field matches nothing.
+        assert!(!same("http://a.example", "a.example:"));
+        assert!(!same("http://a.example", ""));
+    }
+
+    #[test]
+    fn debug_names_the_policy() {
+        assert_eq!(alloc::format!("{:?}", OriginPolicy::SameHost), "SameHost");
+        assert_eq!(alloc::format!("{:?}", OriginPolicy::default()), "SameHost");
+        assert_eq!(alloc::format!("{:?}", OriginPolicy::Any), "Any");
+        let list = OriginPolicy::AllowList(vec!["https://a.example".into()]);
+        assert_eq!(alloc::format!("{list:?}"), "AllowList([\"https://a.example\"])");
+        assert!(!OriginPolicy::AllowList(vec![]).allows("https://a.example", "a.example"));
+    }
 }

@@ -232,4 +232,86 @@ mod tests {
             assert!(!err.to_string().is_empty());
         }
     }
+
+    #[test]
+    fn path_and_query_are_split_at_the_first_question_mark() {
+        // RFC 3986 §3.4: the query is everything after the first "?"; it may hold more.
+        let cases = [
+            ("ws://h", "/", None, "/"),
+            ("ws://h/", "/", None, "/"),
+            ("ws://h/chat/room", "/chat/room", None, "/chat/room"),
+            ("ws://h?", "/", Some(""), "/?"),
+            ("ws://h/p?a=1&b=2", "/p", Some("a=1&b=2"), "/p?a=1&b=2"),
+            ("ws://h/p?a?b/c", "/p", Some("a?b/c"), "/p?a?b/c"),
+            ("ws://h/%20x", "/%20x", None, "/%20x"),
+        ];
+        for (uri, path, query, resource) in cases {
+            let t = Target::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+            assert_eq!(t.path(), path, "{uri}");
+            assert_eq!(t.query(), query, "{uri}");
+            assert_eq!(t.resource(), resource, "{uri}");
+        }
+    }
+
+    #[test]
+    fn ports_and_the_host_header() {
+        // RFC 6455 §3: the default port is 80 for ws and 443 for wss; §4.1: Host carries the
+        // port only when it is not the default.
+        let t = Target::parse("ws://h:65535").unwrap();
+        assert_eq!((t.port(), t.host_header().as_str()), (65535, "h:65535"));
+        let t = Target::parse("wss://h:80/").unwrap();
+        assert!(t.is_secure());
+        assert_eq!((t.port(), t.host_header().as_str()), (80, "h:80"));
+        let t = Target::parse("wss://h:443/").unwrap();
+        assert_eq!((t.port(), t.host_header().as_str()), (443, "h"));
+        let t = Target::parse("WsS://h").unwrap();
+        assert!(t.is_secure());
+        assert_eq!(t.port(), 443);
+        let t = Target::parse("ws://h:00080").unwrap();
+        assert_eq!((t.port(), t.host_header().as_str()), (80, "h"));
+        assert_eq!(Target::parse("ws://[::1]:/"), Err(UrlError::InvalidPort { port: "".into() }));
+        assert_eq!(Target::parse("ws://[::1]:99999"), Err(UrlError::InvalidPort { port: "99999".into() }));
+    }
+
+    #[test]
+    fn ip_literals() {
+        // RFC 3986 §3.2.2: IPv6 (with an embedded IPv4 address too) in brackets, IPv4 as is.
+        let t = Target::parse("ws://[::ffff:192.0.2.1]:8080/").unwrap();
+        assert_eq!(t.host(), "::ffff:192.0.2.1");
+        assert_eq!(t.host_header(), "[::ffff:192.0.2.1]:8080");
+        let t = Target::parse("ws://[2001:DB8::1]").unwrap();
+        assert_eq!(t.host(), "2001:DB8::1");
+        assert_eq!(t.host_header(), "[2001:DB8::1]");
+        let t = Target::parse("ws://192.0.2.1").unwrap();
+        assert_eq!((t.host(), t.host_header().as_str()), ("192.0.2.1", "192.0.2.1"));
+        for uri in ["ws://[::1%25eth0]/", "ws://[::g]/", "ws://[:: 1]/", "ws://[::1]]/"] {
+            assert_eq!(Target::parse(uri), Err(UrlError::InvalidHost), "{uri}");
+        }
+    }
+
+    #[test]
+    fn host_names_take_reg_name_bytes_only() {
+        let t = Target::parse("ws://my-host_1.example~x/").unwrap();
+        assert_eq!(t.host(), "my-host_1.example~x");
+        for uri in ["ws://a<b/", "ws://a\"b/", "ws://h\u{e9}/", "ws://a\\b/", "ws://a[b/"] {
+            assert_eq!(Target::parse(uri), Err(UrlError::InvalidHost), "{uri}");
+        }
+    }
+
+    #[test]
+    fn errors_display_what_was_wrong() {
+        let cases = [
+            (UrlError::NotAbsolute, "not an absolute ws:// or wss:// URI"),
+            (UrlError::UnsupportedScheme { scheme: "http".into() }, "scheme \"http\" is not ws or wss"),
+            (UrlError::EmptyHost, "the URI has no host"),
+            (UrlError::InvalidHost, "the host of the URI is not valid"),
+            (UrlError::InvalidPort { port: "0".into() }, "port \"0\" is not a number from 1 to 65535"),
+            (UrlError::UserInfo, "WebSocket URIs cannot carry user information"),
+            (UrlError::Fragment, "WebSocket URIs cannot have a fragment"),
+            (UrlError::InvalidResource, "the path or query contains characters that must be percent-encoded"),
+        ];
+        for (err, text) in cases {
+            assert_eq!(err.to_string(), text);
+        }
+    }
 }
