@@ -27,21 +27,25 @@ raw_deflate="$root/bench/target/bench-deflate.txt"
 cpu="${BENCH_CPU-$(($(nproc) - 1))}"
 what="${1:-codec}"
 
-# Builds and runs the divan benchmark $1 (pinned to $cpu if set), its output also written to $2.
+# Builds and runs the divan benchmark $1 (pinned to $cpu if set), its output also written to $2;
+# further arguments are cargo options (features).
 run_divan() {
     local bench="$1" out="$2"
-    cargo bench --manifest-path "$manifest" --bench "$bench" --no-run
+    shift 2
+    cargo bench --manifest-path "$manifest" "$@" --bench "$bench" --no-run
     mkdir -p "$(dirname "$out")"
     local pin=()
     if [[ -n "$cpu" ]] && command -v taskset > /dev/null; then
         pin=(taskset -c "$cpu")
     fi
     # shellcheck disable=SC2086 # BENCH_ARGS is a list of words on purpose.
-    "${pin[@]}" cargo bench --manifest-path "$manifest" --bench "$bench" -- ${BENCH_ARGS:-} | tee "$out"
+    "${pin[@]}" cargo bench --manifest-path "$manifest" "$@" --bench "$bench" -- ${BENCH_ARGS:-} | tee "$out"
 }
 
+# The codec benchmarks with every peer (`--features peers`: tokio-websockets and yawc besides
+# tungstenite and fastwebsockets).
 codec() {
-    run_divan codec "$raw"
+    run_divan codec "$raw" --features peers
     python3 "$root/scripts/bench_tables.py" codec "$raw"
 }
 
@@ -288,9 +292,9 @@ instructions() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends valgrind > /dev/null ||
             { apt-get update -q > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends valgrind > /dev/null; }
     fi
-    cargo bench --manifest-path "$manifest" --bench codec --no-run
+    cargo bench --manifest-path "$manifest" --features peers --bench codec --no-run
     local bin
-    bin="$(cargo bench --manifest-path "$manifest" --bench codec --no-run --message-format=json 2> /dev/null |
+    bin="$(cargo bench --manifest-path "$manifest" --features peers --bench codec --no-run --message-format=json 2> /dev/null |
         python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
@@ -305,13 +309,14 @@ for line in sys.stdin:
         sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$out/log"
     }
     echo
-    echo "Instructions per message (callgrind; ratio: peer / sansio-ws, higher is better for sansio-ws)"
-    echo "| workload | sansio-ws | tungstenite | fastwebsockets | tung/ours | fast/ours |"
+    local peers=(tungstenite fastwebsockets tokio_websockets yawc)
+    echo "Instructions per message (callgrind; in brackets: the count over the fewest of the peers', lower is better)"
+    echo "| workload | sansio-ws | tungstenite | fastwebsockets | tokio-websockets | yawc |"
     echo "|---|---|---|---|---|---|"
     local group impl label
     for group in decode_text16 encode_server_text16; do
         local -A ir=()
-        for impl in sansio_ws sansio_ws_owned tungstenite fastwebsockets; do
+        for impl in sansio_ws sansio_ws_owned "${peers[@]}"; do
             [[ $group == decode_* && $impl == sansio_ws_owned ]] && continue
             local a b
             a="$(count "$group::$impl\$" 2)"
@@ -323,9 +328,11 @@ for line in sys.stdin:
             label="$group"
             [[ $impl == sansio_ws_owned ]] && label="$group (sansio-ws from owned \`Bytes\`)"
             python3 -c 'import sys
-o, t, f = map(int, sys.argv[2:])
-print(f"| {sys.argv[1]} | {o} | {t} | {f} | {t / o:.2f}× | {f / o:.2f}× |")' \
-                "$label" "${ir[$impl]}" "${ir[tungstenite]}" "${ir[fastwebsockets]}"
+label, *n = sys.argv[1:]
+n = list(map(int, n))
+best = min(n[1:])
+print(f"| {label} | " + " | ".join(f"{x} ({x / best:.2f}×)" for x in n) + " |")' \
+                "$label" "${ir[$impl]}" "${ir[tungstenite]}" "${ir[fastwebsockets]}" "${ir[tokio_websockets]}" "${ir[yawc]}"
         done
         unset ir
     done

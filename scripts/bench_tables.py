@@ -43,7 +43,10 @@ CODEC = [
     ("encode_server_text16", "item", "Mmsg/s", 1e6, "encode 16 B text, server"),
     ("encode_client_binary64k", "B", "GB/s", 1e9, "encode 64 KiB binary, client (masked)"),
 ]
-IMPLS = ["sansio_ws", "tungstenite", "fastwebsockets", "memcpy"]
+IMPLS = ["sansio_ws", "tungstenite", "fastwebsockets", "tokio_websockets", "yawc", "memcpy"]
+PEERS = ["tungstenite", "fastwebsockets", "tokio_websockets", "yawc"]
+NAMES = {"sansio_ws": "sansio-ws", "tungstenite": "tungstenite", "fastwebsockets": "fastwebsockets",
+         "tokio_websockets": "tokio-websockets", "yawc": "yawc", "memcpy": "memcpy"}
 
 DEFLATE = [
     ("compress_json1k", "compress 1 KiB JSON text (256 msgs)"),
@@ -54,25 +57,36 @@ DEFLATE = [
 
 
 def codec_table(groups, col, title):
+    """One row per workload (two for encoding: sansio-ws from borrowed and from owned payloads):
+    each implementation's throughput and, in brackets, its ratio to the best peer's (the fastest of
+    the implementations other than sansio-ws; memcpy is not a peer). Peers not built (without
+    `--features peers`) show as "—"."""
     print(f"\n{title}")
-    print("| workload | unit | sansio-ws | tungstenite | fastwebsockets | memcpy | ours/tung | ours/fast | ours/memcpy |")
-    print("|" + "---|" * 9)
+    print("Ratio in brackets: the figure over the best peer's (higher is better)")
+    print("| workload | unit | " + " | ".join(NAMES[i] for i in IMPLS) + " | best peer | ours/best peer |")
+    print("|" + "---|" * (len(IMPLS) + 4))
     for key, kind, unit, div, label in CODEC:
         g = groups.get(key)
         if not g:
             continue
-        v = {i: g.get(i, {}).get(kind, (NAN, NAN))[col] for i in IMPLS}
-        # Encoding is measured twice for sansio-ws: borrowed payloads (the main row) and owned
-        # `Bytes` handles (a second row, when present).
+        v = {i: g[i][kind][col] for i in IMPLS if kind in g.get(i, {})}
+        peers = [p for p in PEERS if p in v]
+        if not peers:
+            continue
+        best = max(peers, key=lambda p: v[p])
         variants = [("sansio_ws", label)]
         if "sansio_ws_owned" in g:
             variants.append(("sansio_ws_owned", label + " — sansio-ws from owned `Bytes`"))
         for impl, name in variants:
             ours = g.get(impl, {}).get(kind, (NAN, NAN))[col]
-            cells = [f"{(ours if i == 'sansio_ws' else v[i]) / div:.3g}" for i in IMPLS]
-            ratios = [f"{ours / v[i]:.2f}×" for i in ("tungstenite", "fastwebsockets")]
-            ratios.append(f"{100 * ours / v['memcpy']:.1f} %")
-            print(f"| {name} | {unit} | " + " | ".join(cells + ratios) + " |")
+            cells = []
+            for i in IMPLS:
+                x = ours if i == "sansio_ws" else v.get(i)
+                if x is None:
+                    cells.append("—")
+                else:
+                    cells.append(f"{x / div:.3g} ({x / v[best]:.2f}×)")
+            print(f"| {name} | {unit} | " + " | ".join(cells) + f" | {NAMES[best]} | {ours / v[best]:.2f}× |")
 
 
 def deflate_table(groups, col, title):

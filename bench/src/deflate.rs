@@ -474,7 +474,7 @@ mod tests {
         let mut conn = ours_deflate_server();
         conn.send_text_copy("hello hello hello").unwrap_or_else(|e| panic!("{:?}", e.kind()));
         let mut wire = Vec::new();
-        conn.poll_transmit(NOW, &mut wire);
+        while conn.poll_transmit(NOW, &mut wire) > 0 {}
         let frames = parse_frames_rsv1(&wire);
         assert_eq!(frames.len(), 1);
         assert!(frames[0].fin && frames[0].rsv1 && !frames[0].masked && frames[0].opcode == 1);

@@ -1,6 +1,7 @@
 //! Shared pieces of the sansio-ws benchmarks: workload generation with an independent frame
 //! encoder, in-memory streams that replay pre-generated wire bytes, and one decoder/encoder
-//! adapter per implementation (sansio-ws, tungstenite, fastwebsockets).
+//! adapter per implementation (sansio-ws, tungstenite, fastwebsockets; with `--features peers`,
+//! tokio-websockets and yawc too, in [`peers`]).
 //!
 //! Every implementation decodes the same bytes, in the server role (client frames are masked), and
 //! every decoded message is checked against what was generated: a full comparison of every message
@@ -23,6 +24,10 @@ use sansio_ws::connection::{Config, Connection, Event, Message, Utf8Bytes};
 use sansio_ws::error::SendError;
 
 pub mod deflate;
+#[cfg(feature = "peers")]
+pub mod peers;
+#[cfg(feature = "peers")]
+pub use peers::{TokioWsDecoder, TokioWsEncoder, YawcDecoder, YawcEncoder};
 
 /// The largest read the in-memory streams serve, as a socket read of a 64 KiB buffer would.
 pub const READ_SIZE: usize = 64 * 1024;
@@ -360,6 +365,11 @@ impl io::Write for Replay {
         Ok(self.take(buf))
     }
 
+    /// Takes every slice, as a socket's `writev` with room for all of it.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        Ok(bufs.iter().map(|b| self.take(b)).sum())
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -385,6 +395,20 @@ impl tokio::io::AsyncRead for Replay {
 impl tokio::io::AsyncWrite for Replay {
     fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Poll::Ready(Ok(self.get_mut().take(buf)))
+    }
+
+    /// Takes every slice, as tokio's `TcpStream` does with `writev`.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        Poll::Ready(Ok(bufs.iter().map(|b| this.take(b)).sum()))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -704,7 +728,7 @@ fn refused<T>(e: SendError<T>) {
     panic!("sansio-ws: send refused: {:?}", e.kind());
 }
 
-fn take_captured(out: &Rc<RefCell<Written>>) -> Vec<u8> {
+pub(crate) fn take_captured(out: &Rc<RefCell<Written>>) -> Vec<u8> {
     out.borrow_mut().captured.take().unwrap_or_default()
 }
 
@@ -812,6 +836,48 @@ mod tests {
             verify(&mut OursDecoder::new(&w.wire), w);
             verify(&mut TungsteniteDecoder::new(&w.wire), w);
             verify(&mut FastDecoder::new(&w.wire, fragment.is_some()), w);
+            #[cfg(feature = "peers")]
+            {
+                verify(&mut TokioWsDecoder::new(&w.wire), w);
+                verify(&mut YawcDecoder::new(&w.wire), w);
+            }
+        }
+        // Binary, one frame per message, as the 64 KiB workload.
+        let bin: Vec<Vec<u8>> = (0..20).map(|i| binary(&mut rng, 1 + i * 7001)).collect();
+        let w = leak(Workload::client(&mut rng, false, bin, None));
+        verify(&mut OursDecoder::new(&w.wire), w);
+        verify(&mut TungsteniteDecoder::new(&w.wire), w);
+        verify(&mut FastDecoder::new(&w.wire, false), w);
+        #[cfg(feature = "peers")]
+        {
+            verify(&mut TokioWsDecoder::new(&w.wire), w);
+            verify(&mut YawcDecoder::new(&w.wire), w);
+        }
+    }
+
+    /// Every peer refuses a text message that is not UTF-8, so none skips the validation that
+    /// sansio-ws always does (its own tests cover its refusal; a failed connection yields no
+    /// message, so its adapter would wait forever here).
+    #[test]
+    fn every_peer_validates_text() {
+        let mut rng = Rng::new(12);
+        let mut bad = ascii(&mut rng, 300);
+        bad[150] = 0xff;
+        let w = leak(Workload::client(&mut rng, true, vec![bad], None));
+        let decoders: Vec<(&str, Box<dyn Decode>)> = vec![
+            ("tungstenite", Box::new(TungsteniteDecoder::new(&w.wire))),
+            ("fastwebsockets", Box::new(FastDecoder::new(&w.wire, false))),
+            #[cfg(feature = "peers")]
+            ("tokio-websockets", Box::new(TokioWsDecoder::new(&w.wire))),
+            #[cfg(feature = "peers")]
+            ("yawc", Box::new(YawcDecoder::new(&w.wire))),
+        ];
+        for (name, mut dec) in decoders {
+            let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                dec.decode(1, &mut |_, _| {});
+            }))
+            .is_err();
+            assert!(refused, "{name} accepted invalid UTF-8");
         }
     }
 
@@ -847,10 +913,14 @@ mod tests {
         let batch: &'static Batch =
             Box::leak(Box::new(Batch::new(false, (0..3).map(|_| binary(&mut rng, 70_000)).collect())));
         for client in [false, true] {
-            let encoders: [Box<dyn Encode>; 3] = [
+            let encoders: Vec<Box<dyn Encode>> = vec![
                 Box::new(OursEncoder::new(client, batch)),
                 Box::new(TungsteniteEncoder::new(client, batch, true)),
                 Box::new(FastEncoder::new(client, batch, true)),
+                #[cfg(feature = "peers")]
+                Box::new(TokioWsEncoder::new(client, batch, true)),
+                #[cfg(feature = "peers")]
+                Box::new(YawcEncoder::new(client, batch, true)),
             ];
             for mut e in encoders {
                 let n = e.encode();
