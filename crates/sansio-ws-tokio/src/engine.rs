@@ -148,11 +148,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                 // Before the write: the answers to what is discarded (a Pong) go in it.
                 self.discard();
             }
-            if flush
-                || !self.conn.has_events()
-                || self.conn.buffered_amount() > self.conn.config().high_water_mark
-                || self.conn.is_closed()
-            {
+            if flush || !self.output_waits() || self.conn.is_closed() {
                 self.write(cx, now);
             }
             let mut again = false;
@@ -177,6 +173,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             }
             return;
         }
+    }
+
+    /// Whether output waits for the application: events of the last read are still to be taken
+    /// (and nobody is discarding them) and the send queue is at or below its high-water mark.
+    /// Then `drive` neither writes (unless asked to flush) nor reads, so polls may skip it.
+    fn output_waits(&self) -> bool {
+        self.conn.has_events()
+            && !self.discard_messages
+            && !self.closing
+            && self.conn.buffered_amount() <= self.conn.config().high_water_mark
     }
 
     /// Writes until the connection has nothing more or the transport is full, then flushes.
@@ -324,10 +330,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
     /// The next event of any kind; `None` once the final event has been taken and the transport
     /// is closed.
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        if self.conn.has_events() && !self.discard_messages {
-            // Events are waiting: while they do, `drive` would neither read nor write (below the
-            // high-water mark), so the next one is taken without it. Due timers fire at the
-            // first poll that finds no event, a few microseconds later.
+        if self.output_waits() {
+            // `drive` would neither read nor write now, so the next event is taken without it.
+            // Due timers fire at the first poll that finds no event, a few microseconds later.
             if let Some(event) = self.next_event() {
                 return Poll::Ready(Some(event));
             }
@@ -409,15 +414,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         }
     }
 
-    /// Writes what was just queued where the transport takes it, unless events still wait for
-    /// the application and the queue is below its high-water mark: the answers to a burst of
-    /// messages then leave together once the last event is taken (and `drive` would not write
-    /// before that either). Events nobody will take (the read half is gone) are no reason to wait.
+    /// Writes what was just queued where the transport takes it, unless output waits for the
+    /// application (see [`output_waits`](Self::output_waits)): the answers to a burst of messages
+    /// then leave together once the last event is taken.
     fn after_send(&mut self, cx: &mut Context<'_>) {
-        if !self.conn.has_events()
-            || self.discard_messages
-            || self.conn.buffered_amount() > self.conn.config().high_water_mark
-        {
+        if !self.output_waits() {
             self.drive(cx, false);
         }
     }
